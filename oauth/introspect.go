@@ -49,7 +49,7 @@ func (p *Provider) Introspect(ctx context.Context, req TokenHandleRequest) (*Int
 	if t == nil {
 		return inactive, nil
 	}
-	return t.introspection(), nil
+	return t.introspection(p.opts.Issuer), nil
 }
 
 // found is a token this server issued, valid now.
@@ -65,21 +65,20 @@ func (f *found) clientID() string {
 	return f.stored.ClientID
 }
 
-func (f *found) introspection() *Introspection {
+func (f *found) introspection(issuer string) *Introspection {
 	if c := f.jwt; c != nil {
 		r := &Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer",
-			Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Sub: c.Subject, Aud: c.Audience, Iss: "",
+			Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer,
 			Jti: c.ID, TokenUse: storage.KindAccess}
 		if !c.NotBefore.IsZero() {
 			r.Nbf = c.NotBefore.Unix()
 		}
-		r.Iss = c.Issuer
 		return r
 	}
 	t := f.stored
 	r := &Introspection{Active: true, Scope: joinScopes(t.Scopes), ClientID: t.ClientID,
-		Exp: t.ExpiresAt.Unix(), Iat: t.IssuedAt.Unix(), Sub: t.Subject, Aud: t.Audience, Jti: t.ID,
-		TokenUse: t.Kind}
+		Exp: t.ExpiresAt.Unix(), Iat: t.IssuedAt.Unix(), Sub: t.Subject, Aud: t.Audience, Iss: issuer,
+		Jti: t.ID, TokenUse: t.Kind}
 	if t.Kind == storage.KindAccess {
 		r.TokenType = "Bearer"
 	}

@@ -127,11 +127,44 @@ func (k *Keyring) create(ctx context.Context, tx storage.Store, alg, state strin
 // for retain (the longest lifetime of a token it signed), and creates a new next key. It
 // returns the new current key.
 func (k *Keyring) Rotate(ctx context.Context, alg string, retain time.Duration) (storage.SigningKey, error) {
+	promoted, _, err := k.rotate(ctx, alg, retain, 0)
+	return promoted, err
+}
+
+// RotateIfDue rotates alg when its newest key (current or next) is older than period, and
+// reports whether it rotated. The check runs inside the rotation's transaction, so nodes
+// racing on it at worst leave one extra next key, which is published and harmless.
+func (k *Keyring) RotateIfDue(ctx context.Context, alg string, period, retain time.Duration) (bool, error) {
+	if period <= 0 {
+		return false, nil
+	}
+	_, rotated, err := k.rotate(ctx, alg, retain, period)
+	return rotated, err
+}
+
+// rotate rotates alg; with period > 0 only when its newest current or next key is older than
+// period.
+func (k *Keyring) rotate(ctx context.Context, alg string, retain, period time.Duration) (storage.SigningKey, bool, error) {
+	if !token.SupportedAlgorithm(alg) {
+		return storage.SigningKey{}, false, fmt.Errorf("keys: unsupported algorithm %q", alg)
+	}
 	var promoted storage.SigningKey
+	rotated := false
 	err := k.store.InTx(ctx, func(tx storage.Store) error {
 		keys, err := tx.ListKeys(ctx)
 		if err != nil {
 			return err
+		}
+		if period > 0 {
+			var newest time.Time
+			for _, r := range keys {
+				if r.Algorithm == alg && (r.State == storage.KeyCurrent || r.State == storage.KeyNext) && r.CreatedAt.After(newest) {
+					newest = r.CreatedAt
+				}
+			}
+			if !newest.IsZero() && k.now().Sub(newest) < period {
+				return nil
+			}
 		}
 		var next *storage.SigningKey
 		for i := range keys {
@@ -152,8 +185,8 @@ func (k *Keyring) Rotate(ctx context.Context, alg string, retain time.Duration) 
 			}
 		}
 		if next == nil {
-			// No next key (first rotation of a hand-made store): the new current key is
-			// published at the same moment it starts signing.
+			// No next key (a store filled by hand): the new current key is published at
+			// the moment it starts signing.
 			rec, err := k.create(ctx, tx, alg, storage.KeyCurrent)
 			if err != nil {
 				return err
@@ -166,35 +199,19 @@ func (k *Keyring) Rotate(ctx context.Context, alg string, retain time.Duration) 
 			}
 			promoted = *next
 		}
+		rotated = true
 		_, err = k.create(ctx, tx, alg, storage.KeyNext)
 		return err
 	})
 	if err != nil {
-		return storage.SigningKey{}, err
+		return storage.SigningKey{}, false, err
 	}
-	if _, err := k.reload(ctx); err != nil {
-		return storage.SigningKey{}, err
-	}
-	return promoted, nil
-}
-
-// RotateIfDue rotates alg when its current key is older than period. It reports whether it
-// rotated.
-func (k *Keyring) RotateIfDue(ctx context.Context, alg string, period, retain time.Duration) (bool, error) {
-	if period <= 0 {
-		return false, nil
-	}
-	snap, err := k.snapshot(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, r := range snap.records {
-		if r.Algorithm == alg && r.State == storage.KeyCurrent && k.now().Sub(r.CreatedAt) < period {
-			return false, nil
+	if rotated {
+		if _, err := k.reload(ctx); err != nil {
+			return storage.SigningKey{}, false, err
 		}
 	}
-	_, err = k.Rotate(ctx, alg, retain)
-	return err == nil, err
+	return promoted, rotated, nil
 }
 
 // Signer returns the current signing key for alg.
