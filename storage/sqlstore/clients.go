@@ -1,0 +1,126 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gatehouse-auth/gatehouse/storage"
+)
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanClient(row scanner) (storage.Client, error) {
+	var c storage.Client
+	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.Trusted,
+		jsonStrings(&c.GrantTypes), jsonStrings(&c.Scopes), jsonStrings(&c.RedirectURIs),
+		jsonStrings(&c.PostLogoutRedirectURIs), &c.TokenFormat, &c.Declared,
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+	return c, err
+}
+
+// clientLists encodes the JSON columns of c.
+func clientLists(c storage.Client) (grantTypes, scopes, redirects, postLogout string, err error) {
+	if grantTypes, err = jsonArg(c.GrantTypes); err != nil {
+		return
+	}
+	if scopes, err = jsonArg(c.Scopes); err != nil {
+		return
+	}
+	if redirects, err = jsonArg(c.RedirectURIs); err != nil {
+		return
+	}
+	postLogout, err = jsonArg(c.PostLogoutRedirectURIs)
+	return
+}
+
+// CreateClient stores c; storage.ErrConflict if the id is taken.
+func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
+	gt, sc, ru, pl, err := clientLists(c)
+	if err != nil {
+		return err
+	}
+	_, err = s.writer().ExecContext(ctx, s.q.createClient, c.ID, c.Name, c.SecretHash,
+		c.Public, c.Trusted, gt, sc, ru, pl, c.TokenFormat, c.Declared,
+		s.timeArg(c.CreatedAt), s.timeArg(c.UpdatedAt))
+	return wrapErr("create client", err)
+}
+
+// GetClient returns the client with id; storage.ErrNotFound if absent.
+func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error) {
+	st, err := s.prepared(ctx, s.st.getClientR, s.st.getClientW)
+	if err != nil {
+		return storage.Client{}, wrapErr("get client", err)
+	}
+	c, err := scanClient(st.QueryRowContext(ctx, id))
+	if err != nil {
+		return storage.Client{}, wrapErr("get client", err)
+	}
+	return c, nil
+}
+
+// ListClients returns all clients ordered by id.
+func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
+	rows, err := s.reader().QueryContext(ctx, s.q.listClients)
+	if err != nil {
+		return nil, wrapErr("list clients", err)
+	}
+	defer rows.Close()
+	var out []storage.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, wrapErr("list clients", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr("list clients", err)
+	}
+	return out, nil
+}
+
+// UpdateClient replaces every field of the client but ID and CreatedAt; storage.ErrNotFound
+// if absent.
+func (s *Store) UpdateClient(ctx context.Context, c storage.Client) error {
+	gt, sc, ru, pl, err := clientLists(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.writer().ExecContext(ctx, s.q.updateClient, c.Name, c.SecretHash, c.Public,
+		c.Trusted, gt, sc, ru, pl, c.TokenFormat, c.Declared, s.timeArg(c.UpdatedAt), c.ID)
+	if err != nil {
+		return wrapErr("update client", err)
+	}
+	n, err := affected("update client", res)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound(fmt.Sprintf("update client %q", c.ID))
+	}
+	return nil
+}
+
+// DeleteClient deletes the client and its tokens; storage.ErrNotFound if absent.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	return s.inTx(ctx, func(tx *Store) error {
+		res, err := tx.tx.ExecContext(ctx, tx.q.deleteClient, id)
+		if err != nil {
+			return wrapErr("delete client", err)
+		}
+		n, err := affected("delete client", res)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound(fmt.Sprintf("delete client %q", id))
+		}
+		if _, err := tx.tx.ExecContext(ctx, tx.q.deleteClientTokens, id); err != nil {
+			return wrapErr("delete client tokens", err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,102 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+const defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// openSQLiteStore opens a migrated store on a fresh file in t.TempDir().
+func openSQLiteStore(t testing.TB) *Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// postgresSchemaDSN returns the DSN of a new, empty schema in the test database, dropped when
+// the test ends. It skips the test if PostgreSQL is unreachable, unless CI=true.
+func postgresSchemaDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("GATEHOUSE_TEST_POSTGRES")
+	if dsn == "" {
+		dsn = defaultTestPostgres
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("GATEHOUSE_TEST_POSTGRES is not a URL")
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatalf("open PostgreSQL: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		msg := "PostgreSQL at " + u.Redacted() + " is unreachable (" + err.Error() +
+			"); set GATEHOUSE_TEST_POSTGRES to a reachable database"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	schema := "gh_test_" + randomHex(t, 8)
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		_ = db.Close()
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		_ = db.Close()
+	})
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// openPostgresStore opens a migrated store in a fresh schema.
+func openPostgresStore(t testing.TB) *Store {
+	t.Helper()
+	dsn := postgresSchemaDSN(t)
+	s, err := Open(context.Background(), dsn, Options{MaxOpenConns: 4})
+	if err != nil {
+		t.Fatalf("Open(postgres): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func randomHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,239 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// queries holds every fixed statement, written once with '?' placeholders and rebound for the
+// dialect when the Store opens. The marker skipLocked is FOR UPDATE SKIP LOCKED on PostgreSQL
+// (so janitors on several nodes take different rows) and a comment on SQLite.
+type queries struct {
+	createClient       string
+	getClient          string
+	listClients        string
+	updateClient       string
+	deleteClient       string
+	deleteClientTokens string
+
+	createScope string
+	getScope    string
+	listScopes  string
+	updateScope string
+	deleteScope string
+
+	createToken    string
+	getTokenByHash string
+	revokeToken    string
+	revokeJTI      string
+	isRevoked      string
+
+	createKey string
+	listKeys  string
+	updateKey string
+	deleteKey string
+
+	appendAudit       string
+	deleteAuditBefore string
+
+	deleteExpiredTokens string
+	deleteExpiredJTIs   string
+	deleteExpiredKeys   string
+}
+
+const skipLocked = "/*skip locked*/"
+
+const (
+	clientColumns = `id, name, secret_hash, public, trusted, grant_types, scopes, redirect_uris,
+		post_logout_redirect_uris, token_format, declared, created_at, updated_at`
+	scopeColumns = `name, description, is_default, created_at`
+	tokenColumns = `id, hash, kind, client_id, subject, scopes, audience, issued_at, expires_at,
+		revoked_at`
+	keyColumns   = `id, algorithm, state, sealed, public, created_at, not_after`
+	auditColumns = `id, time, type, actor, client_id, subject, details`
+)
+
+func newQueries(dialect string) *queries {
+	q := &queries{
+		createClient: `INSERT INTO clients (` + clientColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		getClient:   `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`,
+		listClients: `SELECT ` + clientColumns + ` FROM clients ORDER BY id`,
+		updateClient: `UPDATE clients SET name = ?, secret_hash = ?, public = ?, trusted = ?,
+			grant_types = ?, scopes = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
+			token_format = ?, declared = ?, updated_at = ? WHERE id = ?`,
+		deleteClient:       `DELETE FROM clients WHERE id = ?`,
+		deleteClientTokens: `DELETE FROM tokens WHERE client_id = ?`,
+
+		createScope: `INSERT INTO scopes (` + scopeColumns + `) VALUES (?, ?, ?, ?)`,
+		getScope:    `SELECT ` + scopeColumns + ` FROM scopes WHERE name = ?`,
+		listScopes:  `SELECT ` + scopeColumns + ` FROM scopes ORDER BY name`,
+		updateScope: `UPDATE scopes SET description = ?, is_default = ? WHERE name = ?`,
+		deleteScope: `DELETE FROM scopes WHERE name = ?`,
+
+		createToken: `INSERT INTO tokens (` + tokenColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		getTokenByHash: `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ?`,
+		// COALESCE keeps the first revocation time; the row still counts as matched.
+		revokeToken: `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,
+		revokeJTI: `INSERT INTO revoked_jtis (jti, client_id, expires_at, revoked_at)
+			VALUES (?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING`,
+		isRevoked: `SELECT 1 FROM revoked_jtis WHERE jti = ?`,
+
+		createKey: `INSERT INTO signing_keys (` + keyColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		listKeys: `SELECT ` + keyColumns + ` FROM signing_keys
+			ORDER BY created_at ASC NULLS FIRST, id ASC`,
+		updateKey: `UPDATE signing_keys SET state = ?, not_after = ? WHERE id = ?`,
+		deleteKey: `DELETE FROM signing_keys WHERE id = ?`,
+
+		appendAudit: `INSERT INTO audit_events (time, type, actor, client_id, subject, details)
+			VALUES (?, ?, ?, ?, ?, ?)`,
+		deleteAuditBefore: `DELETE FROM audit_events WHERE id IN (
+			SELECT id FROM audit_events WHERE time < ? ORDER BY time LIMIT ? ` + skipLocked + `)`,
+
+		deleteExpiredTokens: `DELETE FROM tokens WHERE id IN (
+			SELECT id FROM tokens WHERE expires_at < ? LIMIT ? ` + skipLocked + `)`,
+		deleteExpiredJTIs: `DELETE FROM revoked_jtis WHERE jti IN (
+			SELECT jti FROM revoked_jtis WHERE expires_at < ? LIMIT ? ` + skipLocked + `)`,
+		deleteExpiredKeys: `DELETE FROM signing_keys WHERE id IN (
+			SELECT id FROM signing_keys WHERE state = 'previous' AND not_after < ? LIMIT ? ` +
+			skipLocked + `)`,
+	}
+	for _, p := range q.all() {
+		*p = adapt(dialect, *p)
+	}
+	return q
+}
+
+// all lists every query; a test checks that it misses none.
+func (q *queries) all() []*string {
+	return []*string{
+		&q.createClient, &q.getClient, &q.listClients, &q.updateClient, &q.deleteClient,
+		&q.deleteClientTokens,
+		&q.createScope, &q.getScope, &q.listScopes, &q.updateScope, &q.deleteScope,
+		&q.createToken, &q.getTokenByHash, &q.revokeToken, &q.revokeJTI, &q.isRevoked,
+		&q.createKey, &q.listKeys, &q.updateKey, &q.deleteKey,
+		&q.appendAudit, &q.deleteAuditBefore,
+		&q.deleteExpiredTokens, &q.deleteExpiredJTIs, &q.deleteExpiredKeys,
+	}
+}
+
+// adapt rewrites a query written for SQLite for dialect: '?' placeholders become $1, $2, …
+// and the skipLocked marker becomes a row lock on PostgreSQL. The queries hold no '?' in
+// literals.
+func adapt(dialect, query string) string {
+	if dialect != DialectPostgres {
+		return query
+	}
+	query = strings.ReplaceAll(query, skipLocked, "FOR UPDATE SKIP LOCKED")
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// placeholder returns the n-th (from 1) placeholder of dialect, for queries built at run time.
+func placeholder(dialect string, n int) string {
+	if dialect == DialectPostgres {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?"
+}
+
+// lazyStmt is a statement prepared on first use and kept until the Store closes. Preparing
+// lazily lets a Store open before its schema exists (Options.SkipMigrations).
+type lazyStmt struct {
+	db    *sql.DB
+	query string
+	mu    sync.Mutex
+	stmt  atomic.Pointer[sql.Stmt]
+}
+
+func (l *lazyStmt) get(ctx context.Context) (*sql.Stmt, error) {
+	if st := l.stmt.Load(); st != nil {
+		return st, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st := l.stmt.Load(); st != nil {
+		return st, nil
+	}
+	st, err := l.db.PrepareContext(ctx, l.query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	l.stmt.Store(st)
+	return st, nil
+}
+
+func (l *lazyStmt) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st := l.stmt.Swap(nil); st != nil {
+		return st.Close()
+	}
+	return nil
+}
+
+// stmts are the prepared statements of the hot paths. The *R ones run on the read pool
+// outside transactions, the *W ones (their copies) inside transactions on the writer; on
+// PostgreSQL both are the same statement.
+type stmts struct {
+	getClientR, getClientW           *lazyStmt
+	getTokenByHashR, getTokenByHashW *lazyStmt
+	isRevokedR, isRevokedW           *lazyStmt
+	createToken                      *lazyStmt
+}
+
+func newStmts(c *core) stmts {
+	pair := func(query string) (r, w *lazyStmt) {
+		w = &lazyStmt{db: c.w, query: query}
+		if c.r == c.w {
+			return w, w
+		}
+		return &lazyStmt{db: c.r, query: query}, w
+	}
+	var s stmts
+	s.getClientR, s.getClientW = pair(c.q.getClient)
+	s.getTokenByHashR, s.getTokenByHashW = pair(c.q.getTokenByHash)
+	s.isRevokedR, s.isRevokedW = pair(c.q.isRevoked)
+	s.createToken = &lazyStmt{db: c.w, query: c.q.createToken}
+	return s
+}
+
+func (s stmts) all() []*lazyStmt {
+	return []*lazyStmt{s.getClientR, s.getClientW, s.getTokenByHashR, s.getTokenByHashW,
+		s.isRevokedR, s.isRevokedW, s.createToken}
+}
+
+// prepare prepares every statement now.
+func (s stmts) prepare(ctx context.Context) error {
+	for _, l := range s.all() {
+		if _, err := l.get(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s stmts) close() error {
+	var errs []error
+	for _, l := range s.all() {
+		errs = append(errs, l.close()) // closing twice (shared statements) is a no-op
+	}
+	return errors.Join(errs...)
+}
