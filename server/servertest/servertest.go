@@ -1,0 +1,225 @@
+// Package servertest starts a real Gatehouse server on 127.0.0.1 for tests: the memory store
+// (or a SQLite file), a sealed ES256 keyring, an oauth.Provider whose issuer is the server's
+// URL, and server.Serve on real listeners. Everything is torn down when the test ends.
+package servertest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-auth/gatehouse/oauth"
+	"github.com/gatehouse-auth/gatehouse/server"
+	"github.com/gatehouse-auth/gatehouse/storage"
+	"github.com/gatehouse-auth/gatehouse/storage/memory"
+	"github.com/gatehouse-auth/gatehouse/storage/sqlstore"
+	"github.com/gatehouse-auth/gatehouse/token"
+)
+
+// Server is a running test server.
+type Server struct {
+	// URL is the public base URL, also the issuer ("http://127.0.0.1:port").
+	URL string
+	// AdminURL is the base URL of the admin listener.
+	AdminURL string
+	Store    storage.Store
+	Provider *oauth.Provider
+	Server   *server.Server
+	Registry *prometheus.Registry
+	// Client is a plain HTTP client for requests to the server.
+	Client *http.Client
+
+	now func() time.Time
+}
+
+type config struct {
+	sqlitePath   string
+	store        storage.Store
+	serverOpts   []func(*server.Options)
+	providerOpts []func(*oauth.Options)
+	now          func() time.Time
+	logger       *slog.Logger
+}
+
+// Option configures Start.
+type Option func(*config)
+
+// WithSQLite stores everything in a SQLite file at path (migrated at open) instead of memory.
+func WithSQLite(path string) Option { return func(c *config) { c.sqlitePath = path } }
+
+// WithStore uses store; the caller closes it.
+func WithStore(store storage.Store) Option { return func(c *config) { c.store = store } }
+
+// WithServerOptions edits the server.Options before the server is built.
+func WithServerOptions(f func(*server.Options)) Option {
+	return func(c *config) { c.serverOpts = append(c.serverOpts, f) }
+}
+
+// WithProviderOptions edits the oauth.Options (Issuer is set to the URL afterwards).
+func WithProviderOptions(f func(*oauth.Options)) Option {
+	return func(c *config) { c.providerOpts = append(c.providerOpts, f) }
+}
+
+// WithNow sets the clock of the provider, keyring and server.
+func WithNow(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithLogger sets the logger; by default logs go to the test's output at Debug level.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// Start starts a server and stops it when the test ends.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	cfg := config{now: time.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctx := context.Background()
+
+	// The issuer must be the server's URL, so the listeners come first.
+	publicLn := listen(t)
+	adminLn := listen(t)
+	ts := &Server{
+		URL:      "http://" + publicLn.Addr().String(),
+		AdminURL: "http://" + adminLn.Addr().String(),
+		Registry: prometheus.NewRegistry(),
+		Client:   &http.Client{Timeout: 30 * time.Second},
+		now:      cfg.now,
+	}
+
+	switch {
+	case cfg.store != nil:
+		ts.Store = cfg.store
+	case cfg.sqlitePath != "":
+		st, err := sqlstore.Open(ctx, cfg.sqlitePath, sqlstore.Options{})
+		if err != nil {
+			t.Fatalf("servertest: open SQLite: %v", err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		ts.Store = st
+	default:
+		st := memory.New()
+		t.Cleanup(func() { _ = st.Close() })
+		ts.Store = st
+	}
+
+	sealKey, err := token.NewSealingKey()
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	raw, err := token.ParseSealingKey(sealKey)
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	sealer, err := token.NewSealer(raw)
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	keys := oauth.NewKeyring(ts.Store, sealer, oauth.KeyringOptions{Now: cfg.now})
+	if err := keys.Ensure(ctx, token.ES256); err != nil {
+		t.Fatalf("servertest: create signing keys: %v", err)
+	}
+
+	popts := oauth.Options{CacheTTL: -1}
+	for _, f := range cfg.providerOpts {
+		f(&popts)
+	}
+	popts.Issuer = ts.URL
+	ts.Provider, err = oauth.New(popts, oauth.Deps{Store: ts.Store, Keys: keys, Now: cfg.now, Logger: cfg.logger})
+	if err != nil {
+		t.Fatalf("servertest: oauth.New: %v", err)
+	}
+
+	var sopts server.Options
+	for _, f := range cfg.serverOpts {
+		f(&sopts)
+	}
+	ts.Server, err = server.New(sopts, server.Deps{Provider: ts.Provider, Store: ts.Store, Logger: cfg.logger,
+		Now: cfg.now, Registry: ts.Registry})
+	if err != nil {
+		t.Fatalf("servertest: server.New: %v", err)
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(sctx, ts.Server, publicLn, adminLn) }()
+	t.Cleanup(func() {
+		ts.Client.CloseIdleConnections()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("servertest: serve: %v", err)
+		}
+	})
+	return ts
+}
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("servertest: listen: %v", err)
+	}
+	return ln
+}
+
+// CreateClient stores c with a newly generated secret (unless c.Public) and returns its id
+// and secret. Empty fields get defaults: a random ID, the client_credentials grant, JWT
+// access tokens.
+func (s *Server) CreateClient(t testing.TB, c storage.Client) (id, secret string) {
+	t.Helper()
+	if c.ID == "" {
+		c.ID = "client-" + randomHex(t, 8)
+	}
+	if c.Name == "" {
+		c.Name = c.ID
+	}
+	if c.GrantTypes == nil {
+		c.GrantTypes = []string{oauth.GrantClientCredentials}
+	}
+	if c.TokenFormat == "" {
+		c.TokenFormat = storage.TokenFormatJWT
+	}
+	if !c.Public {
+		var err error
+		if secret, err = token.NewClientSecret(); err != nil {
+			t.Fatalf("servertest: %v", err)
+		}
+		c.SecretHash = token.HashGeneratedSecret(secret)
+	}
+	now := s.now().UTC()
+	c.CreatedAt, c.UpdatedAt = now, now
+	if err := s.Store.CreateClient(context.Background(), c); err != nil {
+		t.Fatalf("servertest: create client %s: %v", c.ID, err)
+	}
+	s.Provider.InvalidateClient(c.ID)
+	return c.ID, secret
+}
+
+// CreateScope stores a scope.
+func (s *Server) CreateScope(t testing.TB, sc storage.Scope) {
+	t.Helper()
+	if sc.CreatedAt.IsZero() {
+		sc.CreatedAt = s.now().UTC()
+	}
+	if err := s.Store.CreateScope(context.Background(), sc); err != nil {
+		t.Fatalf("servertest: create scope %s: %v", sc.Name, err)
+	}
+	s.Provider.InvalidateScopes()
+}
+
+func randomHex(t testing.TB, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	return hex.EncodeToString(b)
+}
