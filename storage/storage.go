@@ -92,21 +92,39 @@ const (
 	KindRefresh = "refresh_token"
 )
 
-// Token is an opaque token (access or refresh), stored by the SHA-256 hash of its value.
+// Token is an issued token, stored by the SHA-256 hash of its value: opaque access tokens,
+// refresh tokens, and the JWT access tokens of grants made for a user (so that revoking the
+// grant can deny-list them). JWTs of the client credentials grant are not stored.
 type Token struct {
 	// ID is the public identifier (the jti for introspection and revocation by id).
 	ID string
 	// Hash is SHA-256 of the token string; unique.
-	Hash      []byte
-	Kind      string
-	ClientID  string
-	Subject   string
-	Scopes    []string
-	Audience  []string
+	Hash     []byte
+	Kind     string
+	ClientID string
+	Subject  string
+	Scopes   []string
+	Audience []string
+	// GrantID ties together every token issued from one authorization (a code and the
+	// refresh tokens rotated from it), so that reuse of a code or refresh token revokes all
+	// of them. Empty for client credentials.
+	GrantID string
+	// AuthTime is when the user authenticated (for ID tokens issued on refresh).
+	AuthTime  time.Time
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// UsedAt is when a refresh token was exchanged (rotation); zero while unused.
+	UsedAt time.Time
 	// RevokedAt is zero while the token is not revoked.
 	RevokedAt time.Time
+}
+
+// TokenFilter selects tokens to revoke; at least one field must be set, and every set field
+// must match.
+type TokenFilter struct {
+	GrantID  string
+	Subject  string
+	ClientID string
 }
 
 // Revocation is an entry of the deny list of self-contained (JWT) tokens, kept until the token
@@ -131,6 +149,128 @@ type Tokens interface {
 	RevokeJTI(ctx context.Context, r Revocation) error
 	// IsRevoked reports whether jti is on the deny list.
 	IsRevoked(ctx context.Context, jti string) (bool, error)
+	// UseToken atomically marks an unused, unrevoked token used (refresh rotation) and
+	// returns it. If it was used or revoked before, it returns the token with
+	// ErrAlreadyUsed, so the caller can revoke the grant (RFC 9700 4.14.2); ErrNotFound if
+	// absent.
+	UseToken(ctx context.Context, hash []byte, now time.Time) (Token, error)
+	// RevokeTokens revokes every matching token that is not revoked yet, puts the ids of
+	// matching unexpired access tokens on the JWT deny list, and returns how many tokens it
+	// revoked. An empty filter is an error.
+	RevokeTokens(ctx context.Context, f TokenFilter, at time.Time) (int, error)
+	// ListTokens returns the unrevoked, unexpired tokens matching f (at least one field set),
+	// ordered by IssuedAt then ID.
+	ListTokens(ctx context.Context, f TokenFilter, now time.Time) ([]Token, error)
+}
+
+// User is an account of the built-in user store.
+type User struct {
+	// ID is the stable subject identifier (sub); it never changes.
+	ID string
+	// Username is unique, compared exactly (the admin layer lower-cases it).
+	Username      string
+	Email         string
+	EmailVerified bool
+	Name          string
+	// PasswordHash is an argon2id PHC string (or an imported bcrypt hash, rehashed to
+	// argon2id at the next login).
+	PasswordHash string
+	Disabled     bool
+	Roles        []string
+	Declared     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Users stores user accounts. Applications with their own user database implement this
+// interface (and may leave ListUsers returning what they like).
+type Users interface {
+	// CreateUser returns ErrConflict if the id or username is taken.
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// ListUsers returns all users ordered by username.
+	ListUsers(ctx context.Context) ([]User, error)
+	// UpdateUser replaces every field but ID and CreatedAt; ErrNotFound if absent,
+	// ErrConflict if the new username is taken.
+	UpdateUser(ctx context.Context, u User) error
+	// DeleteUser returns ErrNotFound if absent. It also deletes the user's consents and
+	// sessions and revokes the user's tokens.
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// Consent is what a user allowed a client.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Consents stores remembered consents, one per user and client.
+type Consents interface {
+	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
+	// PutConsent creates or replaces the consent of (UserID, ClientID); CreatedAt of an
+	// existing consent is kept.
+	PutConsent(ctx context.Context, c Consent) error
+	// ListConsents returns the user's consents ordered by client id.
+	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+	// DeleteConsent returns ErrNotFound if absent.
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+}
+
+// AuthCode is an authorization code, stored by the SHA-256 hash of its value.
+type AuthCode struct {
+	Hash                []byte
+	GrantID             string
+	ClientID            string
+	UserID              string
+	RedirectURI         string
+	Scopes              []string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Nonce               string
+	AuthTime            time.Time
+	SessionID           string
+	IssuedAt            time.Time
+	ExpiresAt           time.Time
+	// UsedAt is zero until the code is redeemed.
+	UsedAt time.Time
+}
+
+// Codes stores authorization codes.
+type Codes interface {
+	// CreateCode returns ErrConflict if the hash exists.
+	CreateCode(ctx context.Context, c AuthCode) error
+	// ConsumeCode atomically marks the code used and returns it. A second call returns the
+	// code with ErrAlreadyUsed, so the caller can revoke what the first use issued.
+	// ErrNotFound if absent. Expiry is the caller's to check.
+	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (AuthCode, error)
+}
+
+// Session is a signed-in browser session, stored by the SHA-256 hash of its cookie value.
+type Session struct {
+	ID        string
+	Hash      []byte
+	UserID    string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UserAgent string
+	IP        string
+}
+
+// Sessions stores browser sessions.
+type Sessions interface {
+	// CreateSession returns ErrConflict if the id or hash exists.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSessionByHash returns the session whatever its expiry.
+	GetSessionByHash(ctx context.Context, hash []byte) (Session, error)
+	// ListSessions returns the user's sessions ordered by CreatedAt.
+	ListSessions(ctx context.Context, userID string) ([]Session, error)
+	// DeleteSession returns ErrNotFound if absent.
+	DeleteSession(ctx context.Context, id string) error
 }
 
 // Key states, in the order a key goes through them.
@@ -207,12 +347,16 @@ type Store interface {
 	Tokens
 	Keys
 	Audit
+	Users
+	Consents
+	Codes
+	Sessions
 
 	// InTx runs fn in a transaction: if fn returns an error (or panics) nothing it wrote
 	// is kept. Calling InTx on the tx Store runs fn in the same transaction.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// DeleteExpired deletes at most limit rows that expired before now (tokens, deny-list
-	// entries, previous keys past NotAfter) and returns how many it deleted.
+	// entries, previous keys past NotAfter, codes, sessions) and returns how many it deleted.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
 	Ping(ctx context.Context) error
 	Close() error

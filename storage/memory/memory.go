@@ -14,6 +14,9 @@
 // Records are copied on the way in and out: callers never share slices or maps with the
 // store. Times are stored in UTC, truncated to the microsecond like the SQL backends do, so
 // code tested against this store sees the precision it gets in production.
+//
+// The store reads its clock (WithClock; time.Now by default) only in DeleteUser, the one
+// method that writes a time it is not given (the RevokedAt of the user's tokens).
 package memory
 
 import (
@@ -61,7 +64,19 @@ type db struct {
 	keys        map[string]storage.SigningKey
 	audit       map[int64]storage.AuditEvent
 	lastAuditID int64 // not rolled back, like a database sequence
+
+	users         map[string]storage.User // by ID
+	usernames     map[string]string       // Username -> ID
+	consents      map[consentKey]storage.Consent
+	codes         map[string]storage.AuthCode // by string(Hash)
+	sessions      map[string]storage.Session  // by ID
+	sessionHashes map[string]string           // string(Hash) -> ID
+
+	now func() time.Time
 }
+
+// consentKey is the key of a consent: one per user and client.
+type consentKey struct{ userID, clientID string }
 
 // txState is a running transaction. Its mutex serialises calls made on the tx Store from
 // several goroutines of fn.
@@ -71,18 +86,41 @@ type txState struct {
 	done bool
 }
 
+// Option configures a Store.
+type Option func(*db)
+
+// WithClock sets the clock DeleteUser reads to revoke the user's tokens (time.Now by default).
+func WithClock(now func() time.Time) Option {
+	return func(d *db) {
+		if now != nil {
+			d.now = now
+		}
+	}
+}
+
 // New returns an empty Store.
-func New() *Store {
-	return &Store{db: &db{
-		lock:        make(chan struct{}, 1),
-		clients:     map[string]storage.Client{},
-		scopes:      map[string]storage.Scope{},
-		tokens:      map[string]storage.Token{},
-		tokenHashes: map[string]string{},
-		revocations: map[string]storage.Revocation{},
-		keys:        map[string]storage.SigningKey{},
-		audit:       map[int64]storage.AuditEvent{},
-	}}
+func New(opts ...Option) *Store {
+	d := &db{
+		lock:          make(chan struct{}, 1),
+		clients:       map[string]storage.Client{},
+		scopes:        map[string]storage.Scope{},
+		tokens:        map[string]storage.Token{},
+		tokenHashes:   map[string]string{},
+		revocations:   map[string]storage.Revocation{},
+		keys:          map[string]storage.SigningKey{},
+		audit:         map[int64]storage.AuditEvent{},
+		users:         map[string]storage.User{},
+		usernames:     map[string]string{},
+		consents:      map[consentKey]storage.Consent{},
+		codes:         map[string]storage.AuthCode{},
+		sessions:      map[string]storage.Session{},
+		sessionHashes: map[string]string{},
+		now:           time.Now,
+	}
+	for _, opt := range opts {
+		opt(d)
+	}
+	return &Store{db: d}
 }
 
 // undoLog records how to reverse a transaction's writes; a nil *undoLog records nothing
@@ -378,8 +416,10 @@ func copyToken(t storage.Token) storage.Token {
 	t.Hash = bytes.Clone(t.Hash)
 	t.Scopes = slices.Clone(t.Scopes)
 	t.Audience = slices.Clone(t.Audience)
+	t.AuthTime = utc(t.AuthTime)
 	t.IssuedAt = utc(t.IssuedAt)
 	t.ExpiresAt = utc(t.ExpiresAt)
+	t.UsedAt = utc(t.UsedAt)
 	t.RevokedAt = utc(t.RevokedAt)
 	return t
 }
@@ -456,6 +496,388 @@ func (s *Store) IsRevoked(ctx context.Context, jti string) (bool, error) {
 		return nil
 	})
 	return out, err
+}
+
+// errEmptyFilter is returned by RevokeTokens and ListTokens for a filter with no field set.
+var errEmptyFilter = errors.New("empty token filter")
+
+// matches reports whether every set field of f equals t's.
+func matches(f storage.TokenFilter, t storage.Token) bool {
+	return (f.GrantID == "" || f.GrantID == t.GrantID) &&
+		(f.Subject == "" || f.Subject == t.Subject) &&
+		(f.ClientID == "" || f.ClientID == t.ClientID)
+}
+
+// UseToken marks the token whose hash is hash used at now and returns it. If the token was
+// used or revoked before, it returns the token unchanged with storage.ErrAlreadyUsed;
+// storage.ErrNotFound if absent.
+func (s *Store) UseToken(ctx context.Context, hash []byte, now time.Time) (storage.Token, error) {
+	var out storage.Token
+	err := s.do(ctx, "use token", func(d *db, u *undoLog) error {
+		id, ok := d.tokenHashes[string(hash)]
+		if !ok {
+			return fmt.Errorf("memory: use token: %w", storage.ErrNotFound)
+		}
+		t := d.tokens[id]
+		if !t.UsedAt.IsZero() || !t.RevokedAt.IsZero() {
+			out = copyToken(t)
+			return fmt.Errorf("memory: use token %q: %w", id, storage.ErrAlreadyUsed)
+		}
+		t.UsedAt = utc(now)
+		put(u, d.tokens, id, t)
+		out = copyToken(t)
+		return nil
+	})
+	return out, err
+}
+
+// RevokeTokens revokes at at every token that matches f and is not revoked yet, deny-lists
+// those of them that are access tokens unexpired at at, and returns how many it revoked.
+func (s *Store) RevokeTokens(ctx context.Context, f storage.TokenFilter, at time.Time) (int, error) {
+	if f == (storage.TokenFilter{}) {
+		return 0, fmt.Errorf("memory: revoke tokens: %w", errEmptyFilter)
+	}
+	n := 0
+	err := s.do(ctx, "revoke tokens", func(d *db, u *undoLog) error {
+		n = d.revokeTokens(u, f, utc(at))
+		return nil
+	})
+	return n, err
+}
+
+// revokeTokens is RevokeTokens with the data; at is in UTC.
+func (d *db) revokeTokens(u *undoLog, f storage.TokenFilter, at time.Time) int {
+	n := 0
+	for id, t := range d.tokens {
+		if !matches(f, t) || !t.RevokedAt.IsZero() {
+			continue
+		}
+		t.RevokedAt = at
+		put(u, d.tokens, id, t)
+		n++
+		if t.Kind == storage.KindAccess && t.ExpiresAt.After(at) {
+			if _, ok := d.revocations[id]; !ok {
+				put(u, d.revocations, id, storage.Revocation{JTI: id, ClientID: t.ClientID, ExpiresAt: t.ExpiresAt, RevokedAt: at})
+			}
+		}
+	}
+	return n
+}
+
+// ListTokens returns the unrevoked tokens that match f and expire after now, ordered by
+// IssuedAt, then ID.
+func (s *Store) ListTokens(ctx context.Context, f storage.TokenFilter, now time.Time) ([]storage.Token, error) {
+	if f == (storage.TokenFilter{}) {
+		return nil, fmt.Errorf("memory: list tokens: %w", errEmptyFilter)
+	}
+	var out []storage.Token
+	err := s.do(ctx, "list tokens", func(d *db, _ *undoLog) error {
+		for _, t := range d.tokens {
+			if matches(f, t) && t.RevokedAt.IsZero() && t.ExpiresAt.After(now) {
+				out = append(out, copyToken(t))
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b storage.Token) int {
+		return cmp.Or(a.IssuedAt.Compare(b.IssuedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, err
+}
+
+// Users
+
+func copyUser(usr storage.User) storage.User {
+	usr.Roles = slices.Clone(usr.Roles)
+	usr.CreatedAt = utc(usr.CreatedAt)
+	usr.UpdatedAt = utc(usr.UpdatedAt)
+	return usr
+}
+
+// CreateUser stores usr; storage.ErrConflict if its id or username is taken.
+func (s *Store) CreateUser(ctx context.Context, usr storage.User) error {
+	return s.do(ctx, "create user", func(d *db, u *undoLog) error {
+		if _, ok := d.users[usr.ID]; ok {
+			return fmt.Errorf("memory: create user %q: id exists: %w", usr.ID, storage.ErrConflict)
+		}
+		if _, ok := d.usernames[usr.Username]; ok {
+			return fmt.Errorf("memory: create user %q: username exists: %w", usr.ID, storage.ErrConflict)
+		}
+		put(u, d.users, usr.ID, copyUser(usr))
+		put(u, d.usernames, usr.Username, usr.ID)
+		return nil
+	})
+}
+
+// GetUser returns the user with id; storage.ErrNotFound if absent.
+func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
+	var out storage.User
+	err := s.do(ctx, "get user", func(d *db, _ *undoLog) error {
+		usr, ok := d.users[id]
+		if !ok {
+			return fmt.Errorf("memory: get user %q: %w", id, storage.ErrNotFound)
+		}
+		out = copyUser(usr)
+		return nil
+	})
+	return out, err
+}
+
+// GetUserByUsername returns the user called username (compared exactly);
+// storage.ErrNotFound if absent.
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (storage.User, error) {
+	var out storage.User
+	err := s.do(ctx, "get user by username", func(d *db, _ *undoLog) error {
+		id, ok := d.usernames[username]
+		if !ok {
+			return fmt.Errorf("memory: get user by username: %w", storage.ErrNotFound)
+		}
+		out = copyUser(d.users[id])
+		return nil
+	})
+	return out, err
+}
+
+// ListUsers returns all users ordered by username.
+func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
+	var out []storage.User
+	err := s.do(ctx, "list users", func(d *db, _ *undoLog) error {
+		for _, name := range slices.Sorted(maps.Keys(d.usernames)) {
+			out = append(out, copyUser(d.users[d.usernames[name]]))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UpdateUser replaces every field of the user but ID and CreatedAt; storage.ErrNotFound if
+// absent, storage.ErrConflict if the new username belongs to another user.
+func (s *Store) UpdateUser(ctx context.Context, usr storage.User) error {
+	return s.do(ctx, "update user", func(d *db, u *undoLog) error {
+		old, ok := d.users[usr.ID]
+		if !ok {
+			return fmt.Errorf("memory: update user %q: %w", usr.ID, storage.ErrNotFound)
+		}
+		if usr.Username != old.Username {
+			if _, taken := d.usernames[usr.Username]; taken {
+				return fmt.Errorf("memory: update user %q: username exists: %w", usr.ID, storage.ErrConflict)
+			}
+			del(u, d.usernames, old.Username)
+			put(u, d.usernames, usr.Username, usr.ID)
+		}
+		usr.CreatedAt = old.CreatedAt
+		put(u, d.users, usr.ID, copyUser(usr))
+		return nil
+	})
+}
+
+// DeleteUser deletes the user with id, its consents and sessions, and revokes its tokens
+// (Subject equal to id) at the store's clock, deny-listing the unexpired access tokens;
+// storage.ErrNotFound if absent.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.do(ctx, "delete user", func(d *db, u *undoLog) error {
+		usr, ok := d.users[id]
+		if !ok {
+			return fmt.Errorf("memory: delete user %q: %w", id, storage.ErrNotFound)
+		}
+		del(u, d.usernames, usr.Username)
+		del(u, d.users, id)
+		for k := range d.consents {
+			if k.userID == id {
+				del(u, d.consents, k)
+			}
+		}
+		for sid, se := range d.sessions {
+			if se.UserID == id {
+				d.deleteSession(u, sid)
+			}
+		}
+		d.revokeTokens(u, storage.TokenFilter{Subject: id}, utc(d.now()))
+		return nil
+	})
+}
+
+// Consents
+
+func copyConsent(c storage.Consent) storage.Consent {
+	c.Scopes = slices.Clone(c.Scopes)
+	c.CreatedAt = utc(c.CreatedAt)
+	c.UpdatedAt = utc(c.UpdatedAt)
+	return c
+}
+
+// GetConsent returns userID's consent to clientID; storage.ErrNotFound if absent.
+func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error) {
+	var out storage.Consent
+	err := s.do(ctx, "get consent", func(d *db, _ *undoLog) error {
+		c, ok := d.consents[consentKey{userID, clientID}]
+		if !ok {
+			return fmt.Errorf("memory: get consent of %q to %q: %w", userID, clientID, storage.ErrNotFound)
+		}
+		out = copyConsent(c)
+		return nil
+	})
+	return out, err
+}
+
+// PutConsent creates or replaces the consent of (UserID, ClientID), keeping the CreatedAt of
+// an existing one.
+func (s *Store) PutConsent(ctx context.Context, c storage.Consent) error {
+	return s.do(ctx, "put consent", func(d *db, u *undoLog) error {
+		k := consentKey{c.UserID, c.ClientID}
+		if old, ok := d.consents[k]; ok {
+			c.CreatedAt = old.CreatedAt
+		}
+		put(u, d.consents, k, copyConsent(c))
+		return nil
+	})
+}
+
+// ListConsents returns userID's consents ordered by client id.
+func (s *Store) ListConsents(ctx context.Context, userID string) ([]storage.Consent, error) {
+	var out []storage.Consent
+	err := s.do(ctx, "list consents", func(d *db, _ *undoLog) error {
+		for k, c := range d.consents {
+			if k.userID == userID {
+				out = append(out, copyConsent(c))
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b storage.Consent) int { return cmp.Compare(a.ClientID, b.ClientID) })
+	return out, err
+}
+
+// DeleteConsent deletes userID's consent to clientID; storage.ErrNotFound if absent.
+func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	return s.do(ctx, "delete consent", func(d *db, u *undoLog) error {
+		k := consentKey{userID, clientID}
+		if _, ok := d.consents[k]; !ok {
+			return fmt.Errorf("memory: delete consent of %q to %q: %w", userID, clientID, storage.ErrNotFound)
+		}
+		del(u, d.consents, k)
+		return nil
+	})
+}
+
+// Codes
+
+func copyCode(c storage.AuthCode) storage.AuthCode {
+	c.Hash = bytes.Clone(c.Hash)
+	c.Scopes = slices.Clone(c.Scopes)
+	c.AuthTime = utc(c.AuthTime)
+	c.IssuedAt = utc(c.IssuedAt)
+	c.ExpiresAt = utc(c.ExpiresAt)
+	c.UsedAt = utc(c.UsedAt)
+	return c
+}
+
+// CreateCode stores c; storage.ErrConflict if its hash exists.
+func (s *Store) CreateCode(ctx context.Context, c storage.AuthCode) error {
+	return s.do(ctx, "create code", func(d *db, u *undoLog) error {
+		if _, ok := d.codes[string(c.Hash)]; ok {
+			return fmt.Errorf("memory: create code: %w", storage.ErrConflict)
+		}
+		put(u, d.codes, string(c.Hash), copyCode(c))
+		return nil
+	})
+}
+
+// ConsumeCode marks the code whose hash is hash used at now and returns it, whatever its
+// expiry. If it was used before, it returns the code unchanged with storage.ErrAlreadyUsed;
+// storage.ErrNotFound if absent.
+func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (storage.AuthCode, error) {
+	var out storage.AuthCode
+	err := s.do(ctx, "consume code", func(d *db, u *undoLog) error {
+		c, ok := d.codes[string(hash)]
+		if !ok {
+			return fmt.Errorf("memory: consume code: %w", storage.ErrNotFound)
+		}
+		if !c.UsedAt.IsZero() {
+			out = copyCode(c)
+			return fmt.Errorf("memory: consume code: %w", storage.ErrAlreadyUsed)
+		}
+		c.UsedAt = utc(now)
+		put(u, d.codes, string(hash), c)
+		out = copyCode(c)
+		return nil
+	})
+	return out, err
+}
+
+// Sessions
+
+func copySession(se storage.Session) storage.Session {
+	se.Hash = bytes.Clone(se.Hash)
+	se.AuthTime = utc(se.AuthTime)
+	se.CreatedAt = utc(se.CreatedAt)
+	se.ExpiresAt = utc(se.ExpiresAt)
+	return se
+}
+
+func (d *db) deleteSession(u *undoLog, id string) {
+	if se, ok := d.sessions[id]; ok {
+		del(u, d.sessionHashes, string(se.Hash))
+		del(u, d.sessions, id)
+	}
+}
+
+// CreateSession stores se; storage.ErrConflict if its id or hash exists.
+func (s *Store) CreateSession(ctx context.Context, se storage.Session) error {
+	return s.do(ctx, "create session", func(d *db, u *undoLog) error {
+		if _, ok := d.sessions[se.ID]; ok {
+			return fmt.Errorf("memory: create session %q: id exists: %w", se.ID, storage.ErrConflict)
+		}
+		if _, ok := d.sessionHashes[string(se.Hash)]; ok {
+			return fmt.Errorf("memory: create session %q: hash exists: %w", se.ID, storage.ErrConflict)
+		}
+		put(u, d.sessions, se.ID, copySession(se))
+		put(u, d.sessionHashes, string(se.Hash), se.ID)
+		return nil
+	})
+}
+
+// GetSessionByHash returns the session whose hash is hash, whatever its expiry;
+// storage.ErrNotFound if absent.
+func (s *Store) GetSessionByHash(ctx context.Context, hash []byte) (storage.Session, error) {
+	var out storage.Session
+	err := s.do(ctx, "get session", func(d *db, _ *undoLog) error {
+		id, ok := d.sessionHashes[string(hash)]
+		if !ok {
+			return fmt.Errorf("memory: get session by hash: %w", storage.ErrNotFound)
+		}
+		out = copySession(d.sessions[id])
+		return nil
+	})
+	return out, err
+}
+
+// ListSessions returns userID's sessions ordered by CreatedAt, then ID.
+func (s *Store) ListSessions(ctx context.Context, userID string) ([]storage.Session, error) {
+	var out []storage.Session
+	err := s.do(ctx, "list sessions", func(d *db, _ *undoLog) error {
+		for _, se := range d.sessions {
+			if se.UserID == userID {
+				out = append(out, copySession(se))
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b storage.Session) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, err
+}
+
+// DeleteSession deletes the session with id; storage.ErrNotFound if absent.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return s.do(ctx, "delete session", func(d *db, u *undoLog) error {
+		if _, ok := d.sessions[id]; !ok {
+			return fmt.Errorf("memory: delete session %q: %w", id, storage.ErrNotFound)
+		}
+		d.deleteSession(u, id)
+		return nil
+	})
 }
 
 // Keys
@@ -590,8 +1012,9 @@ func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time, limit i
 }
 
 // DeleteExpired deletes at most limit rows that expired before now: tokens and deny-list
-// entries whose ExpiresAt is before now, then previous keys whose NotAfter is. A zero time
-// never expires. It returns how many rows it deleted.
+// entries whose ExpiresAt is before now, then previous keys whose NotAfter is, then codes and
+// sessions whose ExpiresAt is. A zero time never expires. It returns how many rows it
+// deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
 	n := 0
 	err := s.do(ctx, "delete expired rows", func(d *db, u *undoLog) error {
@@ -612,6 +1035,18 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (in
 			return k.NotAfter, k.State == storage.KeyPrevious && expired(k.NotAfter)
 		}) {
 			del(u, d.keys, id)
+			n++
+		}
+		for _, h := range dueIDs(d.codes, limit-n, func(c storage.AuthCode) (time.Time, bool) {
+			return c.ExpiresAt, expired(c.ExpiresAt)
+		}) {
+			del(u, d.codes, h)
+			n++
+		}
+		for _, id := range dueIDs(d.sessions, limit-n, func(se storage.Session) (time.Time, bool) {
+			return se.ExpiresAt, expired(se.ExpiresAt)
+		}) {
+			d.deleteSession(u, id)
 			n++
 		}
 		return nil

@@ -8,9 +8,10 @@ import (
 // deleteBatchSize bounds one DELETE, so no statement holds locks for long however much is due.
 const deleteBatchSize = 500
 
-// DeleteExpired deletes at most limit rows that expired before now: tokens, deny-list entries
-// and previous keys past NotAfter, in that order and in bounded batches. It returns how many
-// rows it deleted.
+// DeleteExpired deletes at most limit rows that expired before now: tokens, deny-list entries,
+// previous keys past NotAfter, authorization codes and sessions, in that order and in bounded
+// batches; the limit counts the rows of all kinds together. It returns how many rows it
+// deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
 	if now.IsZero() {
 		return 0, nil
@@ -21,6 +22,8 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (in
 		{"delete expired tokens", s.q.deleteExpiredTokens},
 		{"delete expired revocations", s.q.deleteExpiredJTIs},
 		{"delete retired keys", s.q.deleteExpiredKeys},
+		{"delete expired codes", s.q.deleteExpiredCodes},
+		{"delete expired sessions", s.q.deleteExpiredSessions},
 	} {
 		n, err := s.deleteBatches(ctx, step.query, cutoff, limit-total)
 		total += n

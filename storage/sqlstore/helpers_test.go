@@ -5,11 +5,16 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 const defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -90,6 +95,67 @@ func openPostgresStore(t testing.TB) *Store {
 		}
 	})
 	return s
+}
+
+// postgresReuser returns an open function for storagetest.Run that migrates one fresh schema
+// once and hands out a store on it for each subtest, with every table emptied (the suite
+// allows reuse: it calls open one subtest at a time). Creating, migrating and dropping a
+// schema per subtest is what made the suite slow on PostgreSQL.
+func postgresReuser(t *testing.T) func(t *testing.T) *Store {
+	t.Helper()
+	ctx := context.Background()
+	dsn := postgresSchemaDSN(t)
+	if err := Migrate(ctx, dsn); err != nil {
+		t.Fatalf("Migrate(postgres): %v", err)
+	}
+	return func(t *testing.T) *Store {
+		t.Helper()
+		// Opened as a server opens it: Migrate finds nothing to do and prepares the hot-path
+		// statements.
+		s, err := Open(ctx, dsn, Options{MaxOpenConns: 4})
+		if err != nil {
+			t.Fatalf("Open(postgres): %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() }) // the suite closes it too and checks the error
+		if err := emptyTables(ctx, s); err != nil {
+			_ = s.Close()
+			t.Fatal(err)
+		}
+		return s
+	}
+}
+
+// emptyTables deletes every row of every table of the store's schema but goose's.
+func emptyTables(ctx context.Context, s *Store) error {
+	rows, err := s.w.QueryContext(ctx, `SELECT tablename FROM pg_tables
+		WHERE schemaname = current_schema() AND tablename <> $1 ORDER BY tablename`, versionTable)
+	if err != nil {
+		return fmt.Errorf("list tables: %w", err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		return errors.New("no tables to empty: schema not migrated")
+	}
+	var b strings.Builder
+	for _, name := range tables {
+		b.WriteString("DELETE FROM " + pgx.Identifier{name}.Sanitize() + ";")
+	}
+	if _, err := s.w.ExecContext(ctx, b.String()); err != nil {
+		return fmt.Errorf("empty tables: %w", err)
+	}
+	return nil
 }
 
 func randomHex(t testing.TB, n int) string {

@@ -13,7 +13,9 @@ import (
 
 // queries holds every fixed statement, written once with '?' placeholders and rebound for the
 // dialect when the Store opens. The marker skipLocked is FOR UPDATE SKIP LOCKED on PostgreSQL
-// (so janitors on several nodes take different rows) and a comment on SQLite.
+// (so janitors on several nodes take different rows) and a comment on SQLite; the marker
+// byteOrder is COLLATE "C" on PostgreSQL (byte order, SQLite's default) and a comment on
+// SQLite. The few statements built at run time (token filters) go through adapt too.
 type queries struct {
 	createClient       string
 	getClient          string
@@ -33,6 +35,30 @@ type queries struct {
 	revokeToken    string
 	revokeJTI      string
 	isRevoked      string
+	useToken       string
+
+	createUser         string
+	getUser            string
+	getUserByUsername  string
+	listUsers          string
+	updateUser         string
+	deleteUser         string
+	deleteUserConsents string
+	deleteUserSessions string
+
+	getConsent    string
+	putConsent    string
+	listConsents  string
+	deleteConsent string
+
+	createCode    string
+	getCodeByHash string
+	consumeCode   string
+
+	createSession    string
+	getSessionByHash string
+	listSessions     string
+	deleteSession    string
 
 	createKey string
 	listKeys  string
@@ -45,18 +71,31 @@ type queries struct {
 	deleteExpiredTokens string
 	deleteExpiredJTIs   string
 	deleteExpiredKeys   string
+
+	deleteExpiredCodes    string
+	deleteExpiredSessions string
 }
 
-const skipLocked = "/*skip locked*/"
+// Markers that adapt rewrites for PostgreSQL.
+const (
+	skipLocked = "/*skip locked*/"
+	byteOrder  = "/*byte order*/"
+)
 
 const (
 	clientColumns = `id, name, secret_hash, public, trusted, grant_types, scopes, redirect_uris,
 		post_logout_redirect_uris, token_format, declared, created_at, updated_at`
 	scopeColumns = `name, description, is_default, created_at`
-	tokenColumns = `id, hash, kind, client_id, subject, scopes, audience, issued_at, expires_at,
-		revoked_at`
+	tokenColumns = `id, hash, kind, client_id, subject, scopes, audience, grant_id, auth_time,
+		issued_at, expires_at, used_at, revoked_at`
 	keyColumns   = `id, algorithm, state, sealed, public, created_at, not_after`
 	auditColumns = `id, time, type, actor, client_id, subject, details`
+	userColumns  = `id, username, email, email_verified, name, password_hash, disabled, roles,
+		declared, created_at, updated_at`
+	consentColumns = `user_id, client_id, scopes, created_at, updated_at`
+	codeColumns    = `hash, grant_id, client_id, user_id, redirect_uri, scopes, code_challenge,
+		code_challenge_method, nonce, auth_time, session_id, issued_at, expires_at, used_at`
+	sessionColumns = `id, hash, user_id, auth_time, created_at, expires_at, user_agent, ip`
 )
 
 func newQueries(dialect string) *queries {
@@ -78,13 +117,52 @@ func newQueries(dialect string) *queries {
 		deleteScope: `DELETE FROM scopes WHERE name = ?`,
 
 		createToken: `INSERT INTO tokens (` + tokenColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		getTokenByHash: `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ?`,
 		// COALESCE keeps the first revocation time; the row still counts as matched.
 		revokeToken: `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,
 		revokeJTI: `INSERT INTO revoked_jtis (jti, client_id, expires_at, revoked_at)
 			VALUES (?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING`,
 		isRevoked: `SELECT 1 FROM revoked_jtis WHERE jti = ?`,
+		// One conditional statement: of concurrent callers (on any connection or node)
+		// exactly one matches the row; the others match nothing and look the token up.
+		useToken: `UPDATE tokens SET used_at = ?
+			WHERE hash = ? AND used_at IS NULL AND revoked_at IS NULL
+			RETURNING ` + tokenColumns,
+
+		createUser: `INSERT INTO users (` + userColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		getUser:           `SELECT ` + userColumns + ` FROM users WHERE id = ?`,
+		getUserByUsername: `SELECT ` + userColumns + ` FROM users WHERE username = ?`,
+		listUsers:         `SELECT ` + userColumns + ` FROM users ORDER BY username ` + byteOrder,
+		updateUser: `UPDATE users SET username = ?, email = ?, email_verified = ?, name = ?,
+			password_hash = ?, disabled = ?, roles = ?, declared = ?, updated_at = ?
+			WHERE id = ?`,
+		deleteUser:         `DELETE FROM users WHERE id = ?`,
+		deleteUserConsents: `DELETE FROM consents WHERE user_id = ?`,
+		deleteUserSessions: `DELETE FROM sessions WHERE user_id = ?`,
+
+		getConsent: `SELECT ` + consentColumns + ` FROM consents WHERE user_id = ? AND client_id = ?`,
+		putConsent: `INSERT INTO consents (` + consentColumns + `) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (user_id, client_id)
+			DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at`,
+		listConsents: `SELECT ` + consentColumns + ` FROM consents WHERE user_id = ?
+			ORDER BY client_id ` + byteOrder,
+		deleteConsent: `DELETE FROM consents WHERE user_id = ? AND client_id = ?`,
+
+		createCode: `INSERT INTO auth_codes (` + codeColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		getCodeByHash: `SELECT ` + codeColumns + ` FROM auth_codes WHERE hash = ?`,
+		// As useToken: exactly one of concurrent callers matches.
+		consumeCode: `UPDATE auth_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL
+			RETURNING ` + codeColumns,
+
+		createSession: `INSERT INTO sessions (` + sessionColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		getSessionByHash: `SELECT ` + sessionColumns + ` FROM sessions WHERE hash = ?`,
+		listSessions: `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ?
+			ORDER BY created_at ASC NULLS FIRST, id ` + byteOrder,
+		deleteSession: `DELETE FROM sessions WHERE id = ?`,
 
 		createKey: `INSERT INTO signing_keys (` + keyColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		listKeys: `SELECT ` + keyColumns + ` FROM signing_keys
@@ -104,6 +182,10 @@ func newQueries(dialect string) *queries {
 		deleteExpiredKeys: `DELETE FROM signing_keys WHERE id IN (
 			SELECT id FROM signing_keys WHERE state = 'previous' AND not_after < ? LIMIT ? ` +
 			skipLocked + `)`,
+		deleteExpiredCodes: `DELETE FROM auth_codes WHERE hash IN (
+			SELECT hash FROM auth_codes WHERE expires_at < ? LIMIT ? ` + skipLocked + `)`,
+		deleteExpiredSessions: `DELETE FROM sessions WHERE id IN (
+			SELECT id FROM sessions WHERE expires_at < ? LIMIT ? ` + skipLocked + `)`,
 	}
 	for _, p := range q.all() {
 		*p = adapt(dialect, *p)
@@ -118,20 +200,28 @@ func (q *queries) all() []*string {
 		&q.deleteClientTokens,
 		&q.createScope, &q.getScope, &q.listScopes, &q.updateScope, &q.deleteScope,
 		&q.createToken, &q.getTokenByHash, &q.revokeToken, &q.revokeJTI, &q.isRevoked,
+		&q.useToken,
+		&q.createUser, &q.getUser, &q.getUserByUsername, &q.listUsers, &q.updateUser,
+		&q.deleteUser, &q.deleteUserConsents, &q.deleteUserSessions,
+		&q.getConsent, &q.putConsent, &q.listConsents, &q.deleteConsent,
+		&q.createCode, &q.getCodeByHash, &q.consumeCode,
+		&q.createSession, &q.getSessionByHash, &q.listSessions, &q.deleteSession,
 		&q.createKey, &q.listKeys, &q.updateKey, &q.deleteKey,
 		&q.appendAudit, &q.deleteAuditBefore,
 		&q.deleteExpiredTokens, &q.deleteExpiredJTIs, &q.deleteExpiredKeys,
+		&q.deleteExpiredCodes, &q.deleteExpiredSessions,
 	}
 }
 
-// adapt rewrites a query written for SQLite for dialect: '?' placeholders become $1, $2, …
-// and the skipLocked marker becomes a row lock on PostgreSQL. The queries hold no '?' in
-// literals.
+// adapt rewrites a query written for SQLite for dialect: '?' placeholders become $1, $2, …,
+// the skipLocked marker becomes a row lock and the byteOrder marker a collation on
+// PostgreSQL. The queries hold no '?' in literals.
 func adapt(dialect, query string) string {
 	if dialect != DialectPostgres {
 		return query
 	}
 	query = strings.ReplaceAll(query, skipLocked, "FOR UPDATE SKIP LOCKED")
+	query = strings.ReplaceAll(query, byteOrder, `COLLATE "C"`)
 	var b strings.Builder
 	n := 0
 	for _, r := range query {
@@ -193,10 +283,16 @@ func (l *lazyStmt) close() error {
 // outside transactions, the *W ones (their copies) inside transactions on the writer; on
 // PostgreSQL both are the same statement.
 type stmts struct {
-	getClientR, getClientW           *lazyStmt
-	getTokenByHashR, getTokenByHashW *lazyStmt
-	isRevokedR, isRevokedW           *lazyStmt
-	createToken                      *lazyStmt
+	getClientR, getClientW               *lazyStmt
+	getTokenByHashR, getTokenByHashW     *lazyStmt
+	isRevokedR, isRevokedW               *lazyStmt
+	getUserR, getUserW                   *lazyStmt
+	getSessionByHashR, getSessionByHashW *lazyStmt
+	// Writes, on the writer only.
+	createToken *lazyStmt
+	useToken    *lazyStmt
+	createCode  *lazyStmt
+	consumeCode *lazyStmt
 }
 
 func newStmts(c *core) stmts {
@@ -211,13 +307,20 @@ func newStmts(c *core) stmts {
 	s.getClientR, s.getClientW = pair(c.q.getClient)
 	s.getTokenByHashR, s.getTokenByHashW = pair(c.q.getTokenByHash)
 	s.isRevokedR, s.isRevokedW = pair(c.q.isRevoked)
+	s.getUserR, s.getUserW = pair(c.q.getUser)
+	s.getSessionByHashR, s.getSessionByHashW = pair(c.q.getSessionByHash)
 	s.createToken = &lazyStmt{db: c.w, query: c.q.createToken}
+	s.useToken = &lazyStmt{db: c.w, query: c.q.useToken}
+	s.createCode = &lazyStmt{db: c.w, query: c.q.createCode}
+	s.consumeCode = &lazyStmt{db: c.w, query: c.q.consumeCode}
 	return s
 }
 
 func (s stmts) all() []*lazyStmt {
 	return []*lazyStmt{s.getClientR, s.getClientW, s.getTokenByHashR, s.getTokenByHashW,
-		s.isRevokedR, s.isRevokedW, s.createToken}
+		s.isRevokedR, s.isRevokedW, s.getUserR, s.getUserW,
+		s.getSessionByHashR, s.getSessionByHashW,
+		s.createToken, s.useToken, s.createCode, s.consumeCode}
 }
 
 // prepare prepares every statement now.

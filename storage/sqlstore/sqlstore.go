@@ -9,6 +9,10 @@
 // transaction (which begin with BEGIN IMMEDIATE), and a small pool of read-only connections for
 // reads outside transactions. PostgreSQL uses one pool for both.
 //
+// Single-use records (authorization codes, refresh tokens) are redeemed by one conditional
+// UPDATE … RETURNING, so that of concurrent redemptions on any connection or node exactly one
+// wins, inside a transaction or not.
+//
 // Times are stored in UTC with microsecond precision (SQLite: INTEGER unix microseconds;
 // PostgreSQL: timestamptz); the zero time.Time is stored as NULL. Lists and maps are JSON text.
 package sqlstore
@@ -52,6 +56,9 @@ type Options struct {
 	// BusyTimeout is how long SQLite waits for a lock held by another process (default
 	// DefaultBusyTimeout). PostgreSQL ignores it.
 	BusyTimeout time.Duration
+	// Now is the clock of the methods whose contract takes no time: DeleteUser revokes the
+	// user's tokens at Now(). Nil means time.Now.
+	Now func() time.Time
 }
 
 // core is what a Store and the Stores bound to its transactions share.
@@ -62,6 +69,7 @@ type core struct {
 	q       *queries
 	st      stmts
 	log     *slog.Logger
+	now     func() time.Time
 	// schema is the PostgreSQL schema the store lives in (current_schema()), used to scope
 	// the migration lock.
 	schema    string
@@ -104,6 +112,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	c.log = log
+	c.now = opts.Now
+	if c.now == nil {
+		c.now = time.Now
+	}
 	c.q = newQueries(c.dialect)
 	c.st = newStmts(c)
 	s := &Store{core: c}

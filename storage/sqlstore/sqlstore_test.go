@@ -25,6 +25,10 @@ func TestSQLite(t *testing.T) {
 		t.Parallel()
 		runContract(t, func(t *testing.T) *Store { return openSQLiteStore(t) })
 	})
+	t.Run("Flows", func(t *testing.T) {
+		t.Parallel()
+		runFlowsContract(t, func(t *testing.T) *Store { return openSQLiteStore(t) })
+	})
 }
 
 func TestPostgres(t *testing.T) {
@@ -32,11 +36,16 @@ func TestPostgres(t *testing.T) {
 	postgresSchemaDSN(t) // skips early if PostgreSQL is unreachable
 	t.Run("Conformance", func(t *testing.T) {
 		t.Parallel()
-		storagetest.Run(t, func(t *testing.T) storage.Store { return openPostgresStore(t) })
+		open := postgresReuser(t)
+		storagetest.Run(t, func(t *testing.T) storage.Store { return open(t) })
 	})
 	t.Run("Backend", func(t *testing.T) {
 		t.Parallel()
 		runContract(t, func(t *testing.T) *Store { return openPostgresStore(t) })
+	})
+	t.Run("Flows", func(t *testing.T) {
+		t.Parallel()
+		runFlowsContract(t, func(t *testing.T) *Store { return openPostgresStore(t) })
 	})
 }
 
@@ -220,7 +229,7 @@ func TestQueriesAdapted(t *testing.T) {
 	}
 	for i := range v.NumField() {
 		s := v.Field(i).String()
-		if strings.Contains(s, "?") || strings.Contains(s, skipLocked) {
+		if strings.Contains(s, "?") || strings.Contains(s, skipLocked) || strings.Contains(s, byteOrder) {
 			t.Errorf("%s not adapted for PostgreSQL: %s", v.Type().Field(i).Name, s)
 		}
 	}

@@ -22,7 +22,101 @@ func concurrencyTests() []test {
 		{"RevokeJTI", testConcurrentRevokeJTI},
 		{"AppendAudit", testConcurrentAppendAudit},
 		{"ReadModifyWriteTx", testConcurrentTx},
+		{"CreateUserSameUsername", testConcurrentCreateUser},
+		{"ConsumeCode", testConcurrentConsumeCode},
+		{"UseToken", testConcurrentUseToken},
 	}
+}
+
+// exactlyOneUse checks that one call succeeded and every other returned ErrAlreadyUsed, and
+// returns the index of the one that succeeded (-1 if none).
+func exactlyOneUse(t *testing.T, what string, errs []error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("%s: calls %d and %d both succeeded", what, winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, storage.ErrAlreadyUsed):
+			t.Errorf("%s: call %d: got %v, want nil or ErrAlreadyUsed", what, i, err)
+		}
+	}
+	if winner < 0 {
+		t.Errorf("%s: no call succeeded", what)
+	}
+	return winner
+}
+
+func testConcurrentCreateUser(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	user := func(i int) storage.User { return newUser("user-"+strconv.Itoa(i), "same") }
+	errs := parallel(concurrency, func(i int) error { return s.CreateUser(ctx, user(i)) })
+	winner := exactlyOne(t, "concurrent CreateUser of one username", errs)
+	if winner < 0 {
+		return
+	}
+	got, err := s.ListUsers(ctx)
+	must(t, err, "ListUsers")
+	checkList(t, "users after concurrent creates", got, []storage.User{user(winner)}, userKey)
+}
+
+// testConcurrentConsumeCode redeems one code from every goroutine: one wins, and every other
+// gets the code as the winner left it and ErrAlreadyUsed.
+func testConcurrentConsumeCode(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	createClients(t, s, "app")
+	createUsers(t, s, "alice")
+	code := newCode("c1", "app", "alice")
+	must(t, s.CreateCode(ctx, code), "CreateCode")
+	when := func(i int) time.Time { return at(time.Duration(i+1) * time.Second) }
+	got := make([]storage.AuthCode, concurrency)
+	errs := parallel(concurrency, func(i int) error {
+		var err error
+		got[i], err = s.ConsumeCode(ctx, code.Hash, when(i))
+		return err
+	})
+	winner := exactlyOneUse(t, "concurrent ConsumeCode of one code", errs)
+	if winner < 0 {
+		return
+	}
+	want := code
+	want.UsedAt = when(winner)
+	for i := range concurrency {
+		checkEqual(t, fmt.Sprintf("code returned by concurrent ConsumeCode %d", i), got[i], want)
+	}
+	again, err := s.ConsumeCode(ctx, code.Hash, at(time.Hour))
+	checkErr(t, "ConsumeCode after the race", err, storage.ErrAlreadyUsed)
+	checkEqual(t, "code after the race", again, want)
+}
+
+// testConcurrentUseToken rotates one refresh token from every goroutine: one wins, and every
+// other gets the token as the winner left it and ErrAlreadyUsed.
+func testConcurrentUseToken(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	createClients(t, s, "app")
+	tok := refreshToken("r1", "app", "alice", "g1")
+	must(t, s.CreateToken(ctx, tok), "CreateToken")
+	when := func(i int) time.Time { return at(time.Duration(i+1) * time.Second) }
+	got := make([]storage.Token, concurrency)
+	errs := parallel(concurrency, func(i int) error {
+		var err error
+		got[i], err = s.UseToken(ctx, tok.Hash, when(i))
+		return err
+	})
+	winner := exactlyOneUse(t, "concurrent UseToken of one token", errs)
+	if winner < 0 {
+		return
+	}
+	want := tok
+	want.UsedAt = when(winner)
+	for i := range concurrency {
+		checkEqual(t, fmt.Sprintf("token returned by concurrent UseToken %d", i), got[i], want)
+	}
+	stored, err := s.GetTokenByHash(ctx, tok.Hash)
+	must(t, err, "GetTokenByHash")
+	checkEqual(t, "token after the race", stored, want)
 }
 
 // parallel runs fn(0) … fn(n-1) in n goroutines released at once, and returns their errors

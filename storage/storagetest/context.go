@@ -76,6 +76,28 @@ func testContextCancelled(t *testing.T, s storage.Store) {
 		{"ListAudit", func() error { _, err := s.ListAudit(ctx, storage.AuditFilter{}); return err }},
 		{"DeleteAuditBefore", func() error { _, err := s.DeleteAuditBefore(ctx, far, 100); return err }},
 		{"DeleteExpired", func() error { _, err := s.DeleteExpired(ctx, far, 100); return err }},
+		{"UseToken", func() error { _, err := s.UseToken(ctx, tokenHash("t-use"), at(0)); return err }},
+		{"RevokeTokens", func() error {
+			_, err := s.RevokeTokens(ctx, storage.TokenFilter{GrantID: "g-tx"}, at(0))
+			return err
+		}},
+		{"ListTokens", func() error { _, err := s.ListTokens(ctx, storage.TokenFilter{ClientID: "keep"}, at(0)); return err }},
+		{"CreateUser", func() error { return s.CreateUser(ctx, newUser("u-new", "u-new")) }},
+		{"GetUser", func() error { _, err := s.GetUser(ctx, "u-keep"); return err }},
+		{"GetUserByUsername", func() error { _, err := s.GetUserByUsername(ctx, "u-keep"); return err }},
+		{"ListUsers", func() error { _, err := s.ListUsers(ctx); return err }},
+		{"UpdateUser", func() error { return s.UpdateUser(ctx, bareUser("u-upd", "renamed")) }},
+		{"DeleteUser", func() error { return s.DeleteUser(ctx, "u-del") }},
+		{"GetConsent", func() error { _, err := s.GetConsent(ctx, "u-keep", "keep"); return err }},
+		{"PutConsent", func() error { return s.PutConsent(ctx, newConsent("u-keep", "new")) }},
+		{"ListConsents", func() error { _, err := s.ListConsents(ctx, "u-keep"); return err }},
+		{"DeleteConsent", func() error { return s.DeleteConsent(ctx, "u-upd", "keep") }},
+		{"CreateCode", func() error { return s.CreateCode(ctx, newCode("c-new", "keep", "u-keep")) }},
+		{"ConsumeCode", func() error { _, err := s.ConsumeCode(ctx, codeHash("c-use"), at(0)); return err }},
+		{"CreateSession", func() error { return s.CreateSession(ctx, newSession("se-new", "u-keep", at(0))) }},
+		{"GetSessionByHash", func() error { _, err := s.GetSessionByHash(ctx, sessionHash("se-keep")); return err }},
+		{"ListSessions", func() error { _, err := s.ListSessions(ctx, "u-keep"); return err }},
+		{"DeleteSession", func() error { return s.DeleteSession(ctx, "se-del") }},
 		{"InTx", func() error {
 			return s.InTx(ctx, func(tx storage.Store) error {
 				// Whether fn runs at all is up to the backend; if it does, nothing it writes

@@ -28,6 +28,8 @@ type expiryFixture struct {
 	dueTokens, keptTokens []string
 	dueJTIs, keptJTIs     []string
 	dueKeys, keptKeys     []string // kept keys in ListKeys order
+	dueCodes, keptCodes   []string
+	dueSess, keptSess     []string
 }
 
 func writeExpiryFixture(t *testing.T, s storage.Store) expiryFixture {
@@ -86,14 +88,44 @@ func writeExpiryFixture(t *testing.T, s storage.Store) expiryFixture {
 	for _, k := range keys {
 		keyIDs = append(keyIDs, k.ID)
 	}
+
+	createUsers(t, s, "alice")
+	codes := map[string]time.Time{
+		"due-c0": f.now.Add(-time.Microsecond), "due-c1": at(-time.Hour), "due-c2": at(-10 * time.Minute),
+		"keep-c-now": f.now, "keep-c-later": at(time.Minute), "keep-c-zero": {},
+	}
+	for name, exp := range codes {
+		c := newCode(name, "app", "alice")
+		c.IssuedAt, c.ExpiresAt = at(-48*time.Hour), exp
+		// Used or not makes no difference.
+		if name == "due-c1" || name == "keep-c-later" {
+			c.UsedAt = at(-47 * time.Hour)
+		}
+		must(t, s.CreateCode(ctx, c), "CreateCode "+name)
+	}
+	sessions := map[string]time.Time{
+		"due-s0": f.now.Add(-time.Microsecond), "due-s1": at(-time.Hour), "due-s2": at(-24 * time.Hour),
+		"keep-s-now": f.now, "keep-s-later": at(24 * time.Hour), "keep-s-zero": {},
+	}
+	i := 0
+	for id, exp := range sessions {
+		se := newSession(id, "alice", at(time.Duration(-48*60+i)*time.Minute))
+		se.ExpiresAt = exp
+		must(t, s.CreateSession(ctx, se), "CreateSession "+id)
+		i++
+	}
 	f.dueTokens, f.keptTokens = split(slices.Sorted(maps.Keys(tokens)))
 	f.dueJTIs, f.keptJTIs = split(slices.Sorted(maps.Keys(jtis)))
 	f.dueKeys, f.keptKeys = split(keyIDs)
+	f.dueCodes, f.keptCodes = split(slices.Sorted(maps.Keys(codes)))
+	f.dueSess, f.keptSess = split(slices.Sorted(maps.Keys(sessions)))
 	return f
 }
 
 // due is how many rows the fixture has due.
-func (f expiryFixture) due() int { return len(f.dueTokens) + len(f.dueJTIs) + len(f.dueKeys) }
+func (f expiryFixture) due() int {
+	return len(f.dueTokens) + len(f.dueJTIs) + len(f.dueKeys) + len(f.dueCodes) + len(f.dueSess)
+}
 
 // check checks that the due rows are gone, if gone, and that the kept rows are there.
 func (f expiryFixture) check(t *testing.T, s storage.Store, gone bool) {
@@ -137,6 +169,34 @@ func (f expiryFixture) check(t *testing.T, s storage.Store, gone bool) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("keys: got %q, want %q", got, want)
+	}
+	for _, ids := range []struct {
+		names   []string
+		present bool
+	}{{f.dueCodes, !gone}, {f.keptCodes, true}} {
+		for _, name := range ids.names {
+			_, err := peekCode(t, s, codeHash(name))
+			switch {
+			case ids.present && err != nil && !errors.Is(err, storage.ErrAlreadyUsed):
+				t.Errorf("code %s: %v, want it kept", name, err)
+			case !ids.present && !errors.Is(err, storage.ErrNotFound):
+				t.Errorf("code %s: got %v, want ErrNotFound (deleted)", name, err)
+			}
+		}
+	}
+	for _, ids := range []struct {
+		names   []string
+		present bool
+	}{{f.dueSess, !gone}, {f.keptSess, true}} {
+		for _, id := range ids.names {
+			_, err := s.GetSessionByHash(ctx, sessionHash(id))
+			switch {
+			case ids.present && err != nil:
+				t.Errorf("session %s: %v, want it kept", id, err)
+			case !ids.present && !errors.Is(err, storage.ErrNotFound):
+				t.Errorf("session %s: got %v, want ErrNotFound (deleted)", id, err)
+			}
+		}
 	}
 }
 

@@ -48,14 +48,71 @@
 //     jti already listed returns nil. IsRevoked of an unknown jti returns false and nil.
 //   - GetTokenByHash matches the whole hash exactly: the plaintext token, a prefix of the
 //     hash, and a nil or empty hash find nothing (ErrNotFound). It returns expired and
-//     revoked tokens like any other.
+//     revoked tokens like any other. The same holds for every lookup by hash (UseToken,
+//     ConsumeCode, GetSessionByHash), and GetUserByUsername matches the username exactly:
+//     case matters, and '%' and '_' are plain characters.
+//   - CreateUser conflicts on ID and, separately, on Username; CreateSession on ID and on
+//     Hash; CreateCode on Hash. UpdateUser to a username another user has returns ErrConflict
+//     and changes nothing; keeping its own username is not a conflict.
+//   - GetUser, GetUserByUsername, GetConsent, GetSessionByHash, UseToken and ConsumeCode with
+//     a key that does not exist return ErrNotFound, like the Update* and Delete* methods.
+//   - RevokeTokens and ListTokens with an empty TokenFilter return an error (any non-nil one)
+//     and write nothing.
 //
 // # Updates and deletes
 //
-// UpdateClient replaces every field but ID and CreatedAt; UpdateScope replaces only
-// Description and Default; UpdateKey replaces only State and NotAfter. The suite passes
+// UpdateClient and UpdateUser replace every field but ID and CreatedAt; UpdateScope replaces
+// only Description and Default; UpdateKey replaces only State and NotAfter. The suite passes
 // different values in the other fields and expects them ignored. DeleteClient deletes the
 // client's tokens (Token.ClientID equal to the id) and no other tokens.
+//
+// PutConsent creates the consent of (UserID, ClientID), or replaces Scopes and UpdatedAt of
+// the existing one and keeps its CreatedAt (whatever CreatedAt is passed).
+//
+// DeleteUser deletes the user's consents and sessions (UserID equal to the id) and revokes
+// the user's tokens (Subject equal to the id): it sets RevokedAt of those not revoked yet to a
+// non-zero time of the backend's choosing (DeleteUser takes no time; the suite only checks
+// that it is not zero), keeps RevokedAt of those revoked before, and changes no other record.
+// It may also deny-list the user's access tokens; the suite does not check. It succeeds
+// whatever refers to the user (codes included); the suite does not check what becomes of the
+// user's codes.
+//
+// # References
+//
+// The suite creates the client and the user a consent, code or session names before writing
+// it, and a token's client, so a backend may enforce those references (it must then still
+// pass DeleteUser above). These fields are not references, and the suite writes values that
+// name nothing: Token.Subject (a client id for client credentials), Token.GrantID,
+// AuthCode.GrantID, AuthCode.SessionID, Revocation.ClientID.
+//
+// # Single use
+//
+// ConsumeCode(hash, now) on an unused code sets UsedAt to now and returns the code with it,
+// whatever ExpiresAt says (expiry is the caller's to check). On a code used before (including
+// one written with UsedAt set) it returns the code as stored, with the first UsedAt, and
+// ErrAlreadyUsed, and writes nothing.
+//
+// UseToken(hash, now) on a token that is neither used nor revoked sets UsedAt to now and
+// returns the token with it, whatever its Kind and ExpiresAt. On a token used or revoked
+// before (including one written that way) it returns the token as stored and
+// ErrAlreadyUsed, and writes nothing: a revoked token stays unused.
+//
+// # Revoking and listing tokens by filter
+//
+// A TokenFilter matches a token when every non-empty field equals the token's field
+// (GrantID, Subject, ClientID); an empty field matches anything, and an empty filter is an
+// error. RevokeTokens(f, at) sets RevokedAt to at on every matching token not revoked yet
+// (expired ones included), leaves the RevokedAt of tokens revoked before, and returns how
+// many it revoked. For each access token (KindAccess) it revoked whose ExpiresAt is after
+// at, IsRevoked(token ID) is then true, and the deny-list entry expires with the token
+// (Revocation.ExpiresAt is the token's ExpiresAt, so DeleteExpired removes it once the token
+// has expired). It may deny-list other matching tokens as well (refresh tokens, tokens
+// revoked before); the suite does not check. It never deny-lists a token it did not match.
+//
+// ListTokens(f, now) returns the matching tokens with a zero RevokedAt and an ExpiresAt
+// strictly after now (a token that expires at now has expired; the suite writes no token with
+// a zero ExpiresAt to these tests). UsedAt does not matter: used tokens are listed. The order
+// is IssuedAt (the instant), then ID.
 //
 // # Order
 //
@@ -68,12 +125,19 @@
 // ListAudit's filter: Type and ClientID match exactly; Since is inclusive (Time >= Since);
 // Limit n returns the n newest matching events; a Limit of 0 returns at most 100.
 //
+// ListUsers is ordered by Username and ListConsents by ClientID, with the same kind of
+// names as above (lower-case ASCII letters, digits and '-', where the order is decided
+// before any '-'). ListSessions is ordered by CreatedAt (the instant); the suite never gives
+// two sessions of one user the same CreatedAt. ListConsents and ListSessions return only the
+// given user's records.
+//
 // # Housekeeping
 //
-// DeleteExpired(ctx, now, limit) deletes tokens and deny-list entries whose ExpiresAt is
-// strictly before now, and keys in state KeyPrevious whose NotAfter is strictly before now.
+// DeleteExpired(ctx, now, limit) deletes tokens, deny-list entries, codes and sessions whose
+// ExpiresAt is strictly before now, and keys in state KeyPrevious whose NotAfter is strictly
+// before now. Codes are deleted whether used or not, tokens whether revoked or used or not.
 // It never deletes a next or current key (whatever its NotAfter), nor a row whose time is the
-// zero time, equal to now, or later. It deletes at most limit rows in total (all three kinds
+// zero time, equal to now, or later. It deletes at most limit rows in total (all five kinds
 // together) and returns how many it deleted; while rows are due it deletes at least one, so
 // calling it until it returns 0 deletes them all. A limit of 0 deletes nothing.
 // DeleteAuditBefore(ctx, before, limit) is the same for audit events whose Time is strictly
@@ -83,8 +147,10 @@
 //
 // InTx commits when fn returns nil. When fn returns an error, every write made through the
 // tx Store is undone (creates, updates, deletes, revocations, audit events, DeleteExpired and
-// DeleteAuditBefore) and InTx returns an error that matches fn's with errors.Is. When fn
-// panics, the writes are undone and InTx panics again with the same value. InTx on the tx
+// DeleteAuditBefore, and of the user-facing aggregates: users, consents, sessions, a consumed
+// code, a used token, RevokeTokens and DeleteUser) and InTx returns an error that matches
+// fn's with errors.Is. When fn panics, the writes are undone and InTx panics again with the
+// same value. InTx on the tx
 // Store runs fn in the same transaction: its writes commit or roll back with the outer ones.
 // Reads through the tx Store see the transaction's writes; reads through the outer Store
 // never see writes that were not committed (they may wait for the transaction to end). After
@@ -94,8 +160,11 @@
 // # Concurrency
 //
 // The suite calls one store from 16 goroutines at once. Creating the same client (or a token
-// with the same hash): exactly one call succeeds and the others return ErrConflict. Revoking
-// the same token or jti: every call returns nil, and the token keeps one of the times given.
+// with the same hash, or a user with the same username): exactly one call succeeds and the
+// others return ErrConflict. Revoking the same token or jti: every call returns nil, and the
+// token keeps one of the times given. Consuming the same code, or using the same token
+// (UseToken): exactly one call returns nil and the record marked used at its time; every
+// other returns ErrAlreadyUsed and the record as the winner left it (the winner's UsedAt).
 // Transactions that each read a client and update it, and append an audit event: each
 // returns nil or an error matching ErrConflict (a backend may map a serialization failure to
 // it; callers retry), at least one succeeds, the final client is exactly the record written
@@ -143,6 +212,10 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Tokens", tokenTests()},
 		{"Keys", keyTests()},
 		{"Audit", auditTests()},
+		{"Users", userTests()},
+		{"Consents", consentTests()},
+		{"Codes", codeTests()},
+		{"Sessions", sessionTests()},
 		{"Times", timeTests()},
 		{"Tx", txTests()},
 		{"Housekeeping", housekeepingTests()},
@@ -184,9 +257,11 @@ func openStore(t *testing.T, open func(t *testing.T) storage.Store) storage.Stor
 	must(t, err, "ListKeys on a fresh store")
 	events, err := s.ListAudit(ctx, storage.AuditFilter{})
 	must(t, err, "ListAudit on a fresh store")
-	if n := len(clients) + len(scopes) + len(keys) + len(events); n != 0 {
-		t.Fatalf("open returned a store that is not empty: %d clients, %d scopes, %d keys, %d audit events",
-			len(clients), len(scopes), len(keys), len(events))
+	users, err := s.ListUsers(ctx)
+	must(t, err, "ListUsers on a fresh store")
+	if n := len(clients) + len(scopes) + len(keys) + len(events) + len(users); n != 0 {
+		t.Fatalf("open returned a store that is not empty: %d clients, %d scopes, %d keys, %d audit events, %d users",
+			len(clients), len(scopes), len(keys), len(events), len(users))
 	}
 	return s
 }
@@ -265,7 +340,8 @@ func publicClient(id string) storage.Client {
 	}
 }
 
-// newToken returns an unrevoked access token of clientID, valid for an hour from at(0).
+// newToken returns an unused, unrevoked access token of clientID and grant "grant-<id>",
+// valid for an hour from at(0).
 func newToken(id, clientID string) storage.Token {
 	return storage.Token{
 		ID:        id,
@@ -275,6 +351,8 @@ func newToken(id, clientID string) storage.Token {
 		Subject:   "user-" + id + " " + awkward,
 		Scopes:    []string{"openid", "offline_access"},
 		Audience:  []string{"https://api.example", "urn:other"},
+		GrantID:   "grant-" + id,
+		AuthTime:  west(at(-time.Minute)),
 		IssuedAt:  at(0),
 		ExpiresAt: west(at(time.Hour)),
 	}
@@ -302,5 +380,87 @@ func newEvent(typ, clientID string, tm time.Time) storage.AuditEvent {
 		ClientID: clientID,
 		Subject:  "alice",
 		Details:  map[string]string{"ip": "192.0.2.1", "note": awkward, "empty": ""},
+	}
+}
+
+// codeHash is the SHA-256 of the plaintext of the suite's authorization code name.
+func codeHash(name string) []byte {
+	h := sha256.Sum256([]byte("ghc_" + name + "_0123456789abcdefghijklmnopqrstuvwxyz"))
+	return h[:]
+}
+
+// sessionHash is the SHA-256 of the cookie value of the suite's session id.
+func sessionHash(id string) []byte {
+	h := sha256.Sum256([]byte("ghs_" + id + "_0123456789abcdefghijklmnopqrstuvwxyz"))
+	return h[:]
+}
+
+// newUser returns a user with every field set (and mixed booleans).
+func newUser(id, username string) storage.User {
+	return storage.User{
+		ID:            id,
+		Username:      username,
+		Email:         username + "@example.com",
+		EmailVerified: true,
+		Name:          "User " + id + " " + awkward,
+		PasswordHash:  "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+		Disabled:      false,
+		Roles:         []string{"admin", "with space", "comma,inside"},
+		Declared:      true,
+		CreatedAt:     at(-time.Hour),
+		UpdatedAt:     west(at(-time.Minute)),
+	}
+}
+
+// newConsent returns userID's consent to clientID.
+func newConsent(userID, clientID string) storage.Consent {
+	return storage.Consent{
+		UserID:    userID,
+		ClientID:  clientID,
+		Scopes:    []string{"openid", "profile", "with space", "comma,inside"},
+		CreatedAt: west(at(-time.Hour)),
+		UpdatedAt: at(-time.Minute),
+	}
+}
+
+// newCode returns an unused authorization code of clientID for userID, issued at at(0) and
+// valid for a minute. Its SessionID names no session (it is not a reference).
+func newCode(name, clientID, userID string) storage.AuthCode {
+	return storage.AuthCode{
+		Hash:                codeHash(name),
+		GrantID:             "grant-" + name,
+		ClientID:            clientID,
+		UserID:              userID,
+		RedirectURI:         "https://app.example/cb?x=1&y=%20",
+		Scopes:              []string{"openid", "profile", "with space", "comma,inside"},
+		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallengeMethod: "S256",
+		Nonce:               "nonce " + awkward,
+		AuthTime:            west(at(-5 * time.Minute)),
+		SessionID:           "session-of-" + name,
+		IssuedAt:            at(0),
+		ExpiresAt:           west(at(time.Minute)),
+	}
+}
+
+// newSession returns a session of userID created at createdAt and valid for a day.
+func newSession(id, userID string, createdAt time.Time) storage.Session {
+	return storage.Session{
+		ID:        id,
+		Hash:      sessionHash(id),
+		UserID:    userID,
+		AuthTime:  west(createdAt.Add(-time.Second)),
+		CreatedAt: createdAt,
+		ExpiresAt: createdAt.Add(24 * time.Hour),
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) " + awkward,
+		IP:        "2001:db8::1",
+	}
+}
+
+// createUsers creates a user for each id, with the id as its username.
+func createUsers(t *testing.T, s storage.Store, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		must(t, s.CreateUser(t.Context(), newUser(id, id)), "CreateUser "+id)
 	}
 }

@@ -48,7 +48,7 @@ func testTimeRoundTrip(t *testing.T, s storage.Store) {
 		checkEqual(t, "scope with time "+fmtTime(tm), gotS, sc)
 
 		tok := newToken(id, id)
-		tok.IssuedAt, tok.ExpiresAt = tm, tm
+		tok.IssuedAt, tok.ExpiresAt, tok.AuthTime, tok.UsedAt = tm, tm, west(tm), tm
 		must(t, s.CreateToken(ctx, tok), "CreateToken")
 		must(t, s.RevokeToken(ctx, id, west(tm)), "RevokeToken")
 		tok.RevokedAt = tm
@@ -64,6 +64,35 @@ func testTimeRoundTrip(t *testing.T, s storage.Store) {
 		keys, err := s.ListKeys(ctx)
 		must(t, err, "ListKeys")
 		checkList(t, "ListKeys with time "+fmtTime(tm), keys, []storage.SigningKey{k}, keyKey)
+
+		u := newUser(id, id)
+		u.CreatedAt, u.UpdatedAt = tm, west(tm)
+		must(t, s.CreateUser(ctx, u), "CreateUser")
+		gotU, err := s.GetUser(ctx, id)
+		must(t, err, "GetUser")
+		checkEqual(t, "user with time "+fmtTime(tm), gotU, u)
+
+		cons := newConsent(id, id)
+		cons.CreatedAt, cons.UpdatedAt = west(tm), tm
+		must(t, s.PutConsent(ctx, cons), "PutConsent")
+		gotCons, err := s.GetConsent(ctx, id, id)
+		must(t, err, "GetConsent")
+		checkEqual(t, "consent with time "+fmtTime(tm), gotCons, cons)
+
+		se := newSession(id, id, tm)
+		se.AuthTime, se.ExpiresAt = west(tm), tm
+		must(t, s.CreateSession(ctx, se), "CreateSession")
+		gotSe, err := s.GetSessionByHash(ctx, se.Hash)
+		must(t, err, "GetSessionByHash")
+		checkEqual(t, "session with time "+fmtTime(tm), gotSe, se)
+
+		code := newCode(id, id, id)
+		code.AuthTime, code.IssuedAt, code.ExpiresAt = tm, west(tm), tm
+		must(t, s.CreateCode(ctx, code), "CreateCode")
+		gotCode, err := s.ConsumeCode(ctx, code.Hash, west(tm))
+		must(t, err, "ConsumeCode")
+		code.UsedAt = tm
+		checkEqual(t, "code with time "+fmtTime(tm), gotCode, code)
 
 		e := newEvent(id, id, tm)
 		must(t, s.AppendAudit(ctx, e), "AppendAudit")

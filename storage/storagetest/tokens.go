@@ -15,6 +15,16 @@ func tokenTests() []test {
 		{"Revoke", testTokenRevoke},
 		{"RevokeJTI", testRevokeJTI},
 		{"Copies", testTokenCopies},
+		{"Use", testTokenUse},
+		{"UseRevoked", testTokenUseRevoked},
+		{"UseNotFound", testTokenUseNotFound},
+		{"UseExpired", testTokenUseExpired},
+		{"WrittenUsed", testTokenWrittenUsed},
+		{"RevokeTokens", testRevokeTokens},
+		{"RevokeTokensDenyListExpires", testRevokeTokensDenyListExpires},
+		{"RevokeTokensEmptyFilter", testRevokeTokensEmptyFilter},
+		{"ListTokens", testListTokens},
+		{"ListTokensOrder", testListTokensOrder},
 	}
 }
 
@@ -38,6 +48,8 @@ func testTokenCreateGet(t *testing.T, s storage.Store) {
 		Subject:   "",
 		Scopes:    []string{},
 		Audience:  nil,
+		GrantID:   "",
+		AuthTime:  time.Time{},
 		IssuedAt:  west(at(-time.Hour)),
 		ExpiresAt: at(30 * 24 * time.Hour),
 	}

@@ -56,6 +56,32 @@ func seed(t *testing.T, s storage.Store) {
 		must(t, s.CreateKey(ctx, k), "CreateKey")
 	}
 	must(t, s.AppendAudit(ctx, newEvent("old", "keep", txNow().Add(-48*time.Hour)), newEvent("recent", "keep", txNow())), "AppendAudit")
+
+	// The user-facing aggregates.
+	createUsers(t, s, "u-keep", "u-upd", "u-del")
+	for _, c := range []storage.Consent{newConsent("u-keep", "keep"), newConsent("u-keep", "upd"), newConsent("u-upd", "keep"), newConsent("u-del", "keep")} {
+		must(t, s.PutConsent(ctx, c), "PutConsent")
+	}
+	for _, se := range []storage.Session{
+		newSession("se-keep", "u-keep", txNow()),
+		newSession("se-del", "u-keep", txNow().Add(time.Minute)),
+		newSession("se-user", "u-del", txNow()),
+		newSession("se-exp", "u-keep", txNow().Add(-48*time.Hour)),
+	} {
+		must(t, s.CreateSession(ctx, se), "CreateSession")
+	}
+	expiredCode := newCode("c-exp", "keep", "u-keep")
+	expiredCode.ExpiresAt = txNow().Add(-time.Minute)
+	for _, c := range []storage.AuthCode{newCode("c-use", "keep", "u-keep"), expiredCode} {
+		must(t, s.CreateCode(ctx, c), "CreateCode")
+	}
+	grant := newToken("t-grant", "keep")
+	grant.GrantID = "g-tx"
+	user := newToken("t-user", "keep")
+	user.Subject = "u-del"
+	for _, tok := range []storage.Token{refreshToken("t-use", "keep", "u-keep", "g-use"), grant, user} {
+		must(t, s.CreateToken(ctx, tok), "CreateToken")
+	}
 }
 
 // writeEverything makes one write of every kind through s (the tx Store) and checks each
@@ -86,9 +112,27 @@ func writeEverything(ctx context.Context, s storage.Store) error {
 		{"AppendAudit", func() error {
 			return s.AppendAudit(ctx, newEvent("tx.1", "new", txNow()), newEvent("tx.2", "new", txNow()))
 		}},
+		{"CreateUser", func() error { return s.CreateUser(ctx, newUser("u-new", "u-new")) }},
+		{"UpdateUser", func() error { return s.UpdateUser(ctx, bareUser("u-upd", "u-upd-renamed")) }},
+		{"DeleteUser", func() error { return s.DeleteUser(ctx, "u-del") }},
+		{"PutConsent", func() error { return s.PutConsent(ctx, newConsent("u-keep", "new")) }},
+		{"PutConsent replacing", func() error {
+			c := newConsent("u-keep", "upd")
+			c.Scopes = []string{"replaced"}
+			return s.PutConsent(ctx, c)
+		}},
+		{"DeleteConsent", func() error { return s.DeleteConsent(ctx, "u-upd", "keep") }},
+		{"CreateSession", func() error { return s.CreateSession(ctx, newSession("se-new", "u-keep", txNow())) }},
+		{"DeleteSession", func() error { return s.DeleteSession(ctx, "se-del") }},
+		{"CreateCode", func() error { return s.CreateCode(ctx, newCode("c-new", "new", "u-new")) }},
+		{"ConsumeCode", func() error { _, err := s.ConsumeCode(ctx, codeHash("c-use"), txNow()); return err }},
+		{"UseToken", func() error { _, err := s.UseToken(ctx, tokenHash("t-use"), txNow()); return err }},
+		{"RevokeTokens", func() error {
+			return wantRevoked(s.RevokeTokens(ctx, storage.TokenFilter{GrantID: "g-tx"}, txNow()))(1)
+		}},
 		{"DeleteExpired", func() error {
-			// t-exp, j-exp and k-prev.
-			return wantCount(s.DeleteExpired(ctx, txNow(), 100))(3)
+			// t-exp, j-exp, k-prev, c-exp and se-exp.
+			return wantCount(s.DeleteExpired(ctx, txNow(), 100))(5)
 		}},
 		{"DeleteAuditBefore", func() error {
 			return wantCount(s.DeleteAuditBefore(ctx, txNow().Add(-24*time.Hour), 100))(1)
@@ -110,6 +154,19 @@ func wantCount(n int, err error) func(want int) error {
 		}
 		if n != want {
 			return fmt.Errorf("deleted %d rows, want %d", n, want)
+		}
+		return nil
+	}
+}
+
+// wantRevoked turns the result of RevokeTokens into an error unless it revoked want tokens.
+func wantRevoked(n int, err error) func(want int) error {
+	return func(want int) error {
+		if err != nil {
+			return err
+		}
+		if n != want {
+			return fmt.Errorf("revoked %d tokens, want %d", n, want)
 		}
 		return nil
 	}
@@ -174,6 +231,58 @@ func checkWritten(t *testing.T, s storage.Store, where string) {
 	if got, want := strings.Join(types, " "), "tx.2 tx.1 recent"; err != nil || got != want {
 		fail("audit events: got %q, %v; want %q", got, err, want)
 	}
+
+	if _, err := s.GetUser(ctx, "u-new"); err != nil {
+		fail("created user: %v", err)
+	}
+	if u, err := s.GetUser(ctx, "u-upd"); err != nil || u.Username != "u-upd-renamed" {
+		fail("updated user: got %+v, %v", u, err)
+	}
+	if _, err := s.GetUser(ctx, "u-del"); !errors.Is(err, storage.ErrNotFound) {
+		fail("deleted user: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetConsent(ctx, "u-keep", "new"); err != nil {
+		fail("created consent: %v", err)
+	}
+	if c, err := s.GetConsent(ctx, "u-keep", "upd"); err != nil || strings.Join(c.Scopes, " ") != "replaced" {
+		fail("replaced consent: got %+v, %v", c, err)
+	}
+	for _, k := range [][2]string{{"u-upd", "keep"}, {"u-del", "keep"}} {
+		if _, err := s.GetConsent(ctx, k[0], k[1]); !errors.Is(err, storage.ErrNotFound) {
+			fail("consent %s/%s (deleted): got %v, want ErrNotFound", k[0], k[1], err)
+		}
+	}
+	if _, err := s.GetSessionByHash(ctx, sessionHash("se-new")); err != nil {
+		fail("created session: %v", err)
+	}
+	for _, id := range []string{"se-del", "se-user", "se-exp"} {
+		if _, err := s.GetSessionByHash(ctx, sessionHash(id)); !errors.Is(err, storage.ErrNotFound) {
+			fail("session %s (deleted): got %v, want ErrNotFound", id, err)
+		}
+	}
+	// ConsumeCode of c-new marks it used (so after a commit it stays used): a used code
+	// exists all the same.
+	if _, err := s.ConsumeCode(ctx, codeHash("c-new"), txNow()); err != nil && !errors.Is(err, storage.ErrAlreadyUsed) {
+		fail("created code: %v", err)
+	}
+	if c, err := s.ConsumeCode(ctx, codeHash("c-use"), txNow().Add(time.Hour)); !errors.Is(err, storage.ErrAlreadyUsed) || !c.UsedAt.Equal(txNow()) {
+		fail("consumed code: got UsedAt %s, %v; want %s, ErrAlreadyUsed", fmtTime(c.UsedAt), err, fmtTime(txNow()))
+	}
+	if _, err := s.ConsumeCode(ctx, codeHash("c-exp"), txNow()); !errors.Is(err, storage.ErrNotFound) {
+		fail("code c-exp (deleted): got %v, want ErrNotFound", err)
+	}
+	if tok, err := s.GetTokenByHash(ctx, tokenHash("t-use")); err != nil || !tok.UsedAt.Equal(txNow()) {
+		fail("used token: got UsedAt %s, %v", fmtTime(tok.UsedAt), err)
+	}
+	if tok, err := s.GetTokenByHash(ctx, tokenHash("t-grant")); err != nil || !tok.RevokedAt.Equal(txNow()) {
+		fail("token revoked by RevokeTokens: got RevokedAt %s, %v", fmtTime(tok.RevokedAt), err)
+	}
+	if got, err := s.IsRevoked(ctx, "t-grant"); err != nil || !got {
+		fail("IsRevoked(t-grant) after RevokeTokens = %v, %v; want true", got, err)
+	}
+	if tok, err := s.GetTokenByHash(ctx, tokenHash("t-user")); err != nil || tok.RevokedAt.IsZero() {
+		fail("token of the deleted user: got RevokedAt %s, %v; want it revoked", fmtTime(tok.RevokedAt), err)
+	}
 }
 
 // snapshot is everything the transaction tests can read back.
@@ -184,6 +293,20 @@ type snapshot struct {
 	Audit   []storage.AuditEvent
 	Tokens  []tokenState
 	Revoked []bool
+
+	Users    []storage.User
+	Consents [][]storage.Consent // of snapshotUsers
+	Sessions [][]storage.Session // of snapshotUsers
+	Codes    []codeState
+}
+
+// snapshotUsers are the users whose consents and sessions a snapshot holds.
+var snapshotUsers = []string{"u-keep", "u-upd", "u-del", "u-new"}
+
+// codeState is what peekCode found.
+type codeState struct {
+	State string // "unused", "used" or "absent"
+	Code  storage.AuthCode
 }
 
 type tokenState struct {
@@ -204,17 +327,42 @@ func takeSnapshot(t *testing.T, s storage.Store) snapshot {
 	snap.Keys, err = s.ListKeys(ctx)
 	must(t, err, "ListKeys")
 	snap.Audit = listAll(t, s)
-	for _, id := range []string{"t-keep", "t-rev", "t-del", "t-exp", "t-new"} {
+	for _, id := range []string{"t-keep", "t-rev", "t-del", "t-exp", "t-new", "t-use", "t-grant", "t-user"} {
 		tok, err := s.GetTokenByHash(ctx, tokenHash(id))
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("GetTokenByHash %s: %v", id, err)
 		}
 		snap.Tokens = append(snap.Tokens, tokenState{Found: err == nil, Token: tok})
 	}
-	for _, jti := range []string{"j-seed", "j-exp", "j-new"} {
+	for _, jti := range []string{"j-seed", "j-exp", "j-new", "t-grant", "t-user"} {
 		r, err := s.IsRevoked(ctx, jti)
 		must(t, err, "IsRevoked")
 		snap.Revoked = append(snap.Revoked, r)
+	}
+	snap.Users, err = s.ListUsers(ctx)
+	must(t, err, "ListUsers")
+	for _, u := range snapshotUsers {
+		c, err := s.ListConsents(ctx, u)
+		must(t, err, "ListConsents")
+		snap.Consents = append(snap.Consents, c)
+		se, err := s.ListSessions(ctx, u)
+		must(t, err, "ListSessions")
+		snap.Sessions = append(snap.Sessions, se)
+	}
+	for _, name := range []string{"c-use", "c-exp", "c-new"} {
+		code, err := peekCode(t, s, codeHash(name))
+		st := codeState{Code: code}
+		switch {
+		case err == nil:
+			st.State = "unused"
+		case errors.Is(err, storage.ErrAlreadyUsed):
+			st.State = "used"
+		case errors.Is(err, storage.ErrNotFound):
+			st.State = "absent"
+		default:
+			t.Fatalf("ConsumeCode %s: %v", name, err)
+		}
+		snap.Codes = append(snap.Codes, st)
 	}
 	return snap
 }

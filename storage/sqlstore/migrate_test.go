@@ -1,0 +1,182 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/storage"
+)
+
+// TestMigrateV1ToV2 seeds a database at schema version 1 with the SQL of version 1, migrates
+// it to version 2, and checks that every seeded row survives and works with the new methods;
+// then migrates down to 1 and up again (hydra's migratest, in small).
+func TestMigrateV1ToV2(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "g.db") },
+		"postgres": func(t *testing.T) string { return postgresSchemaDSN(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testMigrateV1ToV2(t, dsn(t))
+		})
+	}
+}
+
+func testMigrateV1ToV2(t *testing.T, dsn string) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+
+	s, err := Open(ctx, dsn, Options{SkipMigrations: true, MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := s.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Version(ctx); err != nil || v != 1 {
+		t.Fatalf("Version = %d, %v; want 1", v, err)
+	}
+	// Version 1 rows, written with version 1's columns only.
+	exec := func(query string, args ...any) {
+		t.Helper()
+		if _, err := s.w.ExecContext(ctx, adapt(s.dialect, query), args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+	exec(`INSERT INTO clients (id, name, grant_types, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+		"app", "App", `["authorization_code","refresh_token"]`, s.timeArg(t0), s.timeArg(t0))
+	exec(`INSERT INTO scopes (name, description, is_default, created_at) VALUES (?, ?, ?, ?)`,
+		"openid", "OpenID", true, s.timeArg(t0))
+	tokenV1 := `INSERT INTO tokens (id, hash, kind, client_id, subject, scopes, audience, issued_at,
+		expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	exec(tokenV1, "rt", []byte("rt-hash"), storage.KindRefresh, "app", "alice", `["openid"]`, `null`,
+		s.timeArg(t0), s.timeArg(t0.Add(time.Hour)), nil)
+	exec(tokenV1, "at", []byte("at-hash"), storage.KindAccess, "app", "alice", `["openid"]`, `["api"]`,
+		s.timeArg(t0), s.timeArg(t0.Add(time.Hour)), s.timeArg(t0.Add(time.Minute)))
+	exec(`INSERT INTO revoked_jtis (jti, client_id, expires_at, revoked_at) VALUES (?, ?, ?, ?)`,
+		"jwt-1", "app", s.timeArg(t0.Add(time.Hour)), s.timeArg(t0))
+	exec(`INSERT INTO signing_keys (id, algorithm, state, sealed, public, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		"k1", "ES256", storage.KeyCurrent, []byte{1, 2, 3}, []byte{4, 5}, s.timeArg(t0))
+	exec(`INSERT INTO audit_events (time, type, actor, client_id, subject, details) VALUES (?, ?, ?, ?, ?, ?)`,
+		s.timeArg(t0), "client.created", "cli", "app", "", `{"k":"v"}`)
+
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Version(ctx); err != nil || v != 2 {
+		t.Fatalf("Version after migrating = %d, %v; want 2", v, err)
+	}
+
+	wantRT := storage.Token{ID: "rt", Hash: []byte("rt-hash"), Kind: storage.KindRefresh, ClientID: "app",
+		Subject: "alice", Scopes: []string{"openid"}, IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	wantAT := storage.Token{ID: "at", Hash: []byte("at-hash"), Kind: storage.KindAccess, ClientID: "app",
+		Subject: "alice", Scopes: []string{"openid"}, Audience: []string{"api"}, IssuedAt: t0,
+		ExpiresAt: t0.Add(time.Hour), RevokedAt: t0.Add(time.Minute)}
+	checkV1 := func(s *Store, usedAt time.Time) {
+		t.Helper()
+		c, err := s.GetClient(ctx, "app")
+		if err != nil || c.Name != "App" || !reflect.DeepEqual(c.GrantTypes, []string{"authorization_code", "refresh_token"}) || !c.CreatedAt.Equal(t0) {
+			t.Fatalf("client: %+v, %v", c, err)
+		}
+		if sc, err := s.GetScope(ctx, "openid"); err != nil || !sc.Default {
+			t.Fatalf("scope: %+v, %v", sc, err)
+		}
+		want := wantRT
+		want.UsedAt = usedAt
+		if got, err := s.GetTokenByHash(ctx, []byte("rt-hash")); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("refresh token: %v\n got %+v\nwant %+v", err, got, want)
+		}
+		if got, err := s.GetTokenByHash(ctx, []byte("at-hash")); err != nil || !reflect.DeepEqual(got, wantAT) {
+			t.Fatalf("access token: %v\n got %+v\nwant %+v", err, got, wantAT)
+		}
+		if ok, err := s.IsRevoked(ctx, "jwt-1"); err != nil || !ok {
+			t.Fatalf("deny list: %v, %v", ok, err)
+		}
+		if keys, err := s.ListKeys(ctx); err != nil || len(keys) != 1 || !reflect.DeepEqual(keys[0].Sealed, []byte{1, 2, 3}) {
+			t.Fatalf("keys: %+v, %v", keys, err)
+		}
+		if ev, err := s.ListAudit(ctx, storage.AuditFilter{}); err != nil || len(ev) != 1 || ev[0].Details["k"] != "v" {
+			t.Fatalf("audit: %+v, %v", ev, err)
+		}
+	}
+	checkV1(s, time.Time{})
+
+	// The version 1 rows work with the version 2 methods.
+	list, err := s.ListTokens(ctx, storage.TokenFilter{Subject: "alice", ClientID: "app"}, t0)
+	if err != nil || len(list) != 1 || list[0].ID != "rt" {
+		t.Fatalf("ListTokens of version 1 tokens: %+v, %v", list, err)
+	}
+	used := t0.Add(2 * time.Minute)
+	if got, err := s.UseToken(ctx, []byte("rt-hash"), used); err != nil || !got.UsedAt.Equal(used) {
+		t.Fatalf("UseToken of a version 1 token: %+v, %v", got, err)
+	}
+	if _, err := s.UseToken(ctx, []byte("at-hash"), used); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("UseToken of a revoked version 1 token: %v", err)
+	}
+	if err := s.CreateUser(ctx, storage.User{ID: "alice", Username: "alice", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateCode(ctx, storage.AuthCode{Hash: []byte("code"), ClientID: "app", UserID: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(ctx, storage.Session{ID: "s", Hash: []byte("s"), UserID: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutConsent(ctx, storage.Consent{UserID: "alice", ClientID: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Down to 1: the version 1 rows stay, the version 2 tables go.
+	down, err := Open(ctx, dsn, Options{SkipMigrations: true, MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	dp, err := down.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.DownTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := down.Version(ctx); err != nil || v != 1 {
+		t.Fatalf("Version after migrating down = %d, %v; want 1", v, err)
+	}
+	var n int
+	if err := down.w.QueryRowContext(ctx, "SELECT count(*) FROM tokens").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("tokens after migrating down: %d, %v", n, err)
+	}
+	if _, err := down.w.ExecContext(ctx, "SELECT 1 FROM users"); err == nil {
+		t.Fatal("users table survived migrating down")
+	}
+	if err := down.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// And up again, with Migrate as a server runs it.
+	if err := Migrate(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	up, err := Open(ctx, dsn, Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	checkV1(up, time.Time{}) // used_at went with the column
+	if users, err := up.ListUsers(ctx); err != nil || len(users) != 0 {
+		t.Fatalf("users after down and up: %+v, %v", users, err)
+	}
+}
