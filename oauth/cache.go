@@ -90,6 +90,11 @@ func (c *cache) scopeCatalogue(ctx context.Context) (map[string]storage.Scope, e
 	for _, s := range list {
 		e.byName[s.Name] = s
 	}
+	for _, s := range builtinScopes {
+		if _, ok := e.byName[s.Name]; !ok {
+			e.byName[s.Name] = s
+		}
+	}
 	c.mu.Lock()
 	c.scopes = e
 	c.mu.Unlock()

@@ -32,7 +32,8 @@ func Example() {
 		GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"reports:read"},
 	})
 
-	p, err := oauth.New(oauth.Options{Issuer: "https://auth.example.com"}, oauth.Deps{Store: store, Keys: keys})
+	p, err := oauth.New(oauth.Options{Issuer: "https://auth.example.com", GrantTypes: []string{oauth.GrantClientCredentials}},
+		oauth.Deps{Store: store, Keys: keys})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -29,13 +29,20 @@ func (clientCredentialsGrant) allowsPublic() bool     { return false }
 func (clientCredentialsGrant) scopeFromRequest() bool { return true }
 
 func (clientCredentialsGrant) handle(ctx context.Context, p *Provider, _ *TokenRequest, client *storage.Client, scopes []string) (*TokenResponse, error) {
+	// The subject is the client itself: the OpenID Connect scopes, which speak of a user,
+	// are never granted here (else userinfo might read a user whose id is the client's).
+	for _, s := range scopes {
+		if isUserScope(s) {
+			return nil, ErrInvalidScope("the scope %q needs a user; the client_credentials grant has none", s)
+		}
+	}
 	at, err := p.mintAccessToken(ctx, client, client.ID, scopes)
 	if err != nil {
 		return nil, err
 	}
 	// A JWT needs no row: nothing is written on this path. An opaque token is stored by hash.
-	if at.record != nil {
-		if err := p.store.CreateToken(ctx, *at.record); err != nil {
+	if at.opaque {
+		if err := p.store.CreateToken(ctx, at.record()); err != nil {
 			return nil, storageError(err)
 		}
 	}

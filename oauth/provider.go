@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/storage"
@@ -33,7 +34,18 @@ type Options struct {
 	// CacheTTL bounds how long clients and the scope catalogue are cached in memory:
 	// 0 means 2 seconds, a negative value turns the cache off.
 	CacheTTL time.Duration
+	// RefreshTokenLifetime defaults to 30 days; CodeLifetime to 60 seconds.
+	RefreshTokenLifetime time.Duration
+	CodeLifetime         time.Duration
+	// PKCEOptional lets confidential clients omit PKCE (public clients never may).
+	PKCEOptional bool
+	// AllowPlainPKCE accepts code_challenge_method=plain.
+	AllowPlainPKCE bool
 }
+
+// implicitEnabled reports whether the implicit grant (front-channel tokens) is enabled: only
+// when GrantTypes names it, since RFC 9700 deprecates it.
+func (o *Options) implicitEnabled() bool { return slices.Contains(o.GrantTypes, GrantImplicit) }
 
 // Deps are a Provider's collaborators.
 type Deps struct {
@@ -41,18 +53,33 @@ type Deps struct {
 	Keys   *Keyring
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Sealer seals authorization requests on their way through the login and consent
+	// pages; required for the authorization endpoint.
+	Sealer *token.Sealer
+	// IDTokens mints OpenID Connect ID tokens; without it the openid scope yields none.
+	IDTokens IDTokenMinter
+	// Users is the user store; default Store. Applications may plug in their own.
+	Users storage.Users
+	// Throttle slows down repeated sign-in failures; default in memory.
+	Throttle Throttle
 }
 
 // Provider is an OAuth 2.0 authorization server.
 type Provider struct {
-	opts   Options
-	store  storage.Store
-	keys   *Keyring
-	now    func() time.Time
-	log    *slog.Logger
-	grants map[string]grant
-	order  []string
-	cache  *cache
+	opts     Options
+	store    storage.Store
+	keys     *Keyring
+	now      func() time.Time
+	log      *slog.Logger
+	sealer   *token.Sealer
+	idTokens IDTokenMinter
+	users    storage.Users
+	// usersInStore: the users live in Store, so reads inside a transaction go through it.
+	usersInStore bool
+	throttle     Throttle
+	grants       map[string]grant
+	order        []string
+	cache        *cache
 }
 
 // New returns a Provider.
@@ -84,21 +111,43 @@ func New(opts Options, deps Deps) (*Provider, error) {
 	if opts.CacheTTL == 0 {
 		opts.CacheTTL = 2 * time.Second
 	}
+	if opts.RefreshTokenLifetime <= 0 {
+		opts.RefreshTokenLifetime = 30 * 24 * time.Hour
+	}
+	if opts.CodeLifetime <= 0 {
+		opts.CodeLifetime = time.Minute
+	}
+	usersInStore := deps.Users == nil
+	if usersInStore {
+		deps.Users = deps.Store
+	}
+	if deps.Throttle == nil {
+		deps.Throttle = NewMemoryThrottle()
+	}
 	p := &Provider{opts: opts, store: deps.Store, keys: deps.Keys, now: deps.Now, log: deps.Logger,
+		sealer: deps.Sealer, idTokens: deps.IDTokens, users: deps.Users, usersInStore: usersInStore, throttle: deps.Throttle,
 		grants: map[string]grant{}}
 	p.cache = newCache(deps.Store, opts.CacheTTL, deps.Now)
-	all := []grant{clientCredentialsGrant{}}
+	all := []grant{clientCredentialsGrant{}, authorizationCodeGrant{}, refreshTokenGrant{}, passwordGrant{}}
 	enabled := opts.GrantTypes
+	if enabled == nil {
+		// Every grant but the legacy ones that must be asked for by name.
+		enabled = []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}
+		p.opts.GrantTypes = enabled
+	}
 	for _, g := range all {
-		if enabled == nil || slices.Contains(enabled, g.Type()) {
+		if slices.Contains(enabled, g.Type()) {
 			p.grants[g.Type()] = g
 			p.order = append(p.order, g.Type())
 		}
 	}
 	for _, name := range enabled {
-		if _, ok := p.grants[name]; !ok {
+		if _, ok := p.grants[name]; !ok && name != GrantImplicit {
 			return nil, fmt.Errorf("oauth: grant type %q is not implemented", name)
 		}
+	}
+	if _, ok := p.grants[GrantAuthorizationCode]; ok && deps.Sealer == nil {
+		return nil, errors.New("oauth: the authorization_code grant needs Deps.Sealer")
 	}
 	return p, nil
 }
@@ -109,16 +158,51 @@ type Metadata struct {
 	GrantTypes            []string
 	TokenAuthMethods      []string
 	AccessTokenAlgorithms []string
+	// The authorization endpoint's features; empty when no grant uses it.
+	ResponseTypes        []string
+	ResponseModes        []string
+	CodeChallengeMethods []string
+	// OpenID reports whether ID tokens are issued (Deps.IDTokens set).
+	OpenID bool
 }
 
 // Metadata describes the registered features.
 func (p *Provider) Metadata() Metadata {
-	return Metadata{
+	m := Metadata{
 		Issuer:                p.opts.Issuer,
 		GrantTypes:            slices.Clone(p.order),
 		TokenAuthMethods:      []string{AuthMethodBasic, AuthMethodPost},
 		AccessTokenAlgorithms: []string{p.opts.AccessTokenAlgorithm},
+		OpenID:                p.idTokens != nil,
 	}
+	_, code := p.grants[GrantAuthorizationCode]
+	if p.opts.implicitEnabled() {
+		m.GrantTypes = append(m.GrantTypes, GrantImplicit)
+	}
+	for _, rt := range responseTypes {
+		hasCode, hasToken := strings.Contains(rt, "code"), strings.Contains(rt, "token")
+		if hasCode && !code || hasToken && !p.opts.implicitEnabled() || strings.Contains(rt, "id_token") && !m.OpenID {
+			continue
+		}
+		m.ResponseTypes = append(m.ResponseTypes, rt)
+	}
+	if len(m.ResponseTypes) > 0 {
+		m.ResponseModes = []string{ModeQuery, ModeFragment, ModeFormPost}
+		m.CodeChallengeMethods = []string{PKCES256}
+		if p.opts.AllowPlainPKCE {
+			m.CodeChallengeMethods = append(m.CodeChallengeMethods, PKCEPlain)
+		}
+	}
+	if _, ok := p.grants[GrantAuthorizationCode]; ok || p.grants[GrantRefreshToken] != nil || p.grants[GrantPassword] != nil {
+		m.TokenAuthMethods = append(m.TokenAuthMethods, AuthMethodNone)
+	}
+	return m
+}
+
+// ScopeCatalogue returns the known scopes (the stored ones and the OpenID Connect ones) by
+// name, for discovery and pages.
+func (p *Provider) ScopeCatalogue(ctx context.Context) (map[string]storage.Scope, error) {
+	return p.cache.scopeCatalogue(ctx)
 }
 
 // Issuer returns the issuer identifier.
@@ -176,43 +260,48 @@ func (p *Provider) Token(ctx context.Context, req TokenRequest) (*TokenResponse,
 
 // accessToken is a minted access token.
 type accessToken struct {
-	value     string
-	id        string
-	expiresAt time.Time
-	// record is the row to store for opaque tokens; nil for JWTs.
-	record *storage.Token
+	value    string
+	opaque   bool // opaque tokens must be stored; JWTs may be (user grants record them)
+	claims   token.AccessClaims
+	subject  string
+	clientID string
+	scopes   []string
 }
 
-// mintAccessToken makes an access token in the client's format. Opaque tokens come with the
-// record the caller must store (in the same transaction as the grant's other writes).
+// record is the row that stores the token by hash. Opaque tokens must be stored; user grants
+// store JWTs too, so that revoking the grant can deny-list them. The client credentials
+// grant stores no JWT, keeping its hot path free of writes.
+func (a *accessToken) record() storage.Token {
+	return storage.Token{ID: a.claims.ID, Hash: token.Hash(a.value), Kind: storage.KindAccess, ClientID: a.clientID,
+		Subject: a.subject, Scopes: a.scopes, Audience: a.claims.Audience, IssuedAt: a.claims.IssuedAt,
+		ExpiresAt: a.claims.ExpiresAt}
+}
+
+// mintAccessToken makes an access token in the client's format.
 func (p *Provider) mintAccessToken(ctx context.Context, client *storage.Client, subject string, scopes []string) (accessToken, error) {
 	now := p.now().UTC().Truncate(time.Second)
-	exp := now.Add(p.opts.AccessTokenLifetime)
 	jti, err := newID()
 	if err != nil {
 		return accessToken{}, ErrServer(err)
 	}
+	at := accessToken{subject: subject, clientID: client.ID, scopes: scopes, claims: token.AccessClaims{
+		Issuer: p.opts.Issuer, Subject: subject, Audience: p.opts.Audience, ExpiresAt: now.Add(p.opts.AccessTokenLifetime),
+		IssuedAt: now, ID: jti, ClientID: client.ID, Scope: joinScopes(scopes)}}
 	if client.TokenFormat == storage.TokenFormatOpaque {
-		v, err := token.NewOpaque(token.PrefixAccessToken)
-		if err != nil {
+		if at.value, err = token.NewOpaque(token.PrefixAccessToken); err != nil {
 			return accessToken{}, ErrServer(err)
 		}
-		rec := &storage.Token{ID: jti, Hash: token.Hash(v), Kind: storage.KindAccess, ClientID: client.ID,
-			Subject: subject, Scopes: scopes, Audience: p.opts.Audience, IssuedAt: now, ExpiresAt: exp}
-		return accessToken{value: v, id: jti, expiresAt: exp, record: rec}, nil
+		at.opaque = true
+		return at, nil
 	}
 	key, err := p.keys.Signer(ctx, p.opts.AccessTokenAlgorithm)
 	if err != nil {
 		return accessToken{}, ErrServer(err)
 	}
-	v, err := token.SignAccessToken(key, token.AccessClaims{
-		Issuer: p.opts.Issuer, Subject: subject, Audience: p.opts.Audience, ExpiresAt: exp, IssuedAt: now,
-		ID: jti, ClientID: client.ID, Scope: joinScopes(scopes),
-	})
-	if err != nil {
+	if at.value, err = token.SignAccessToken(key, at.claims); err != nil {
 		return accessToken{}, ErrServer(err)
 	}
-	return accessToken{value: v, id: jti, expiresAt: exp}, nil
+	return at, nil
 }
 
 // expiresIn is the expires_in of access tokens, in seconds.

@@ -26,6 +26,7 @@ func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); ret
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type fixture struct {
+	sealer *token.Sealer
 	store  storage.Store
 	keys   *oauth.Keyring
 	p      *oauth.Provider
@@ -52,11 +53,11 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	p, err := oauth.New(oauth.Options{Issuer: issuer, CacheTTL: -1},
-		oauth.Deps{Store: store, Keys: keys, Now: clk.Now})
+		oauth.Deps{Store: store, Keys: keys, Now: clk.Now, Sealer: sealer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: store, keys: keys, p: p, clock: clk}
+	f := &fixture{sealer: sealer, store: store, keys: keys, p: p, clock: clk}
 	for _, s := range []storage.Scope{{Name: "invoices:read", Default: true}, {Name: "invoices:write"}, {Name: "admin"}} {
 		if err := store.CreateScope(ctx, s); err != nil {
 			t.Fatal(err)
@@ -234,7 +235,7 @@ func TestOperatorSecretArgon2(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.addClient(t, storage.Client{ID: "ops", SecretHash: hash, GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"invoices:read"}})
-	p, _ := oauth.New(oauth.Options{Issuer: issuer}, oauth.Deps{Store: f.store, Keys: f.keys, Now: f.clock.Now})
+	p, _ := oauth.New(oauth.Options{Issuer: issuer}, oauth.Deps{Store: f.store, Keys: f.keys, Now: f.clock.Now, Sealer: f.sealer})
 	for i := 0; i < 3; i++ { // the second and third hit the verified-digest cache
 		if _, err := p.Token(ctx, cc("ops", "correct horse battery staple", "")); err != nil {
 			t.Fatal(err)

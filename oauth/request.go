@@ -52,6 +52,9 @@ type TokenRequest struct {
 	Username     string
 	Password     string
 	DeviceCode   string
+	// RemoteIP is the client's address, set by the server (not a parameter); it keys the
+	// password grant's brute-force throttle.
+	RemoteIP string
 }
 
 // TokenHandleRequest is a parsed introspection (RFC 7662) or revocation (RFC 7009) request.
