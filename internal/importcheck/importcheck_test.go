@@ -18,6 +18,7 @@ const module = "github.com/gatehouse-auth/gatehouse"
 var rules = map[string][]string{
 	"config":           {module + "/"},
 	"oauth":            {"database/sql", "html/template", module + "/ui", module + "/server", module + "/config", module + "/oidc", module + "/storage/sqlstore", "github.com/jackc/pgx/", "modernc.org/"},
+	"oidc":             {module + "/server", module + "/ui", module + "/storage/sqlstore", "database/sql", "github.com/jackc/pgx/", "modernc.org/"},
 	"token":            {module + "/", "database/sql"},
 	"storage":          {module + "/oauth", "database/sql", "github.com/jackc/pgx/", "modernc.org/"},
 	"storage/memory":   {module + "/oauth", module + "/server"},
