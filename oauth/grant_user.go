@@ -21,6 +21,11 @@ func (e *errReuse) Error() string { return e.err.Error() }
 
 // redeem runs fn in a transaction; on reuse it revokes the grant afterwards.
 func (p *Provider) redeem(ctx context.Context, clientID string, fn func(tx storage.Store) (*TokenResponse, error)) (*TokenResponse, error) {
+	// Load the signing keys before the transaction (browser_keys.go).
+	ctx, kerr := p.keys.pin(ctx)
+	if kerr != nil {
+		return nil, ErrServer(kerr)
+	}
 	var resp *TokenResponse
 	err := p.store.InTx(ctx, func(tx storage.Store) error {
 		var err error

@@ -98,6 +98,10 @@ func (p *Provider) Approve(ctx context.Context, req *AuthorizeRequest, auth Auth
 	now := p.now().UTC()
 	params := url.Values{}
 	rt := strings.Fields(req.ResponseType)
+	// Load the signing keys before the transaction (browser_keys.go).
+	if ctx, err = p.keys.pin(ctx); err != nil {
+		return nil, ErrServer(err)
+	}
 	err = p.store.InTx(ctx, func(tx storage.Store) error {
 		var code string
 		if slices.Contains(rt, "code") {

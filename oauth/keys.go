@@ -279,6 +279,9 @@ func (k *Keyring) Reload(ctx context.Context) error {
 }
 
 func (k *Keyring) snapshot(ctx context.Context) (*keySnapshot, error) {
+	if snap := k.pinned(ctx); snap != nil {
+		return snap, nil
+	}
 	k.mu.RLock()
 	snap := k.snap
 	k.mu.RUnlock()

@@ -54,7 +54,12 @@ func (p *Provider) AuthenticateUser(ctx context.Context, username, password, ip 
 		p.throttle.Failed(ctx, now, keys...)
 		return storage.User{}, ErrLoginFailed
 	}
-	u, err := p.users.GetUserByUsername(ctx, username)
+	lookup := username
+	if p.usersInStore {
+		// The built-in store keeps usernames lower-cased (the admin layer normalizes them).
+		lookup = strings.ToLower(username)
+	}
+	u, err := p.users.GetUserByUsername(ctx, lookup)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return storage.User{}, err
 	}
