@@ -40,6 +40,24 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request) (url.Values, e
 	if len(r.Header.Values("Authorization")) > 1 {
 		return nil, oauth.ErrInvalidRequest("the Authorization header is repeated")
 	}
+	return s.readBody(w, r)
+}
+
+// readPageForm decodes the POST of a page form (login, consent, logout, account, and the
+// authorization endpoint): POST, form content type, size limit, body only. The URL query is
+// ignored, not refused, since a form without an action posts to the page's own URL.
+func (s *Server) readPageForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	if r.Method != http.MethodPost {
+		return nil, methodNotAllowed(w)
+	}
+	if err := checkFormContentType(r.Header.Get("Content-Type")); err != nil {
+		return nil, err
+	}
+	return s.readBody(w, r)
+}
+
+// readBody reads and parses a form body of at most Options.MaxBodyBytes.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	limit := s.opts.MaxBodyBytes
 	if r.ContentLength > limit {
 		return nil, bodyTooLarge(limit)

@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/oauth"
+	"github.com/gatehouse-auth/gatehouse/oidc"
 )
 
 // hvDocJSON is the content type of the metadata documents and the JWKS.
@@ -62,18 +65,27 @@ func etagMatches(headers []string, etag string) bool {
 // the server implements and serves.
 type metadata struct {
 	Issuer                                    string   `json:"issuer"`
+	AuthorizationEndpoint                     string   `json:"authorization_endpoint,omitempty"`
 	TokenEndpoint                             string   `json:"token_endpoint"`
 	JWKSURI                                   string   `json:"jwks_uri"`
+	UserinfoEndpoint                          string   `json:"userinfo_endpoint,omitempty"`
+	EndSessionEndpoint                        string   `json:"end_session_endpoint,omitempty"`
 	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
 	RevocationEndpoint                        string   `json:"revocation_endpoint"`
 	ScopesSupported                           []string `json:"scopes_supported,omitempty"`
 	ResponseTypesSupported                    []string `json:"response_types_supported"`
+	ResponseModesSupported                    []string `json:"response_modes_supported,omitempty"`
 	GrantTypesSupported                       []string `json:"grant_types_supported"`
+	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported,omitempty"`
 	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	// RFC 9207: every authorization response carries iss.
+	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 	// OpenID Connect only.
-	SubjectTypesSupported []string `json:"subject_types_supported,omitempty"`
+	SubjectTypesSupported            []string `json:"subject_types_supported,omitempty"`
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	ClaimsSupported                  []string `json:"claims_supported,omitempty"`
 }
 
 type document struct {
@@ -87,7 +99,10 @@ type metadataDocs struct {
 }
 
 // buildMetadata builds the RFC 8414 document, or with openid the OpenID Provider
-// configuration. Both discovery documents come from this one function.
+// configuration. Both discovery documents come from this one function. Endpoints and
+// features appear only when they are served: the authorization endpoint when a response
+// type is enabled, userinfo, end-session and the ID token fields only with an ID token
+// minter (Deps.IDTokens).
 func (s *Server) buildMetadata(scopes []string, openid bool) (document, error) {
 	md := s.provider.Metadata()
 	methods := md.TokenAuthMethods
@@ -98,14 +113,32 @@ func (s *Server) buildMetadata(scopes []string, openid bool) (document, error) {
 		IntrospectionEndpoint:             s.base + PathIntrospect,
 		RevocationEndpoint:                s.base + PathRevoke,
 		ScopesSupported:                   scopes,
-		ResponseTypesSupported:            []string{}, // no authorization endpoint yet
+		ResponseTypesSupported:            []string{},
 		GrantTypesSupported:               md.GrantTypes,
 		TokenEndpointAuthMethodsSupported: methods,
-		IntrospectionEndpointAuthMethodsSupported: methods,
-		RevocationEndpointAuthMethodsSupported:    methods,
+		// Public clients may revoke their tokens but never introspect.
+		IntrospectionEndpointAuthMethodsSupported: slices.DeleteFunc(slices.Clone(methods), func(m string) bool {
+			return m == oauth.AuthMethodNone
+		}),
+		RevocationEndpointAuthMethodsSupported: methods,
+	}
+	if len(md.ResponseTypes) > 0 {
+		doc.AuthorizationEndpoint = s.base + PathAuthorize
+		doc.ResponseTypesSupported = md.ResponseTypes
+		doc.ResponseModesSupported = md.ResponseModes
+		doc.CodeChallengeMethodsSupported = md.CodeChallengeMethods
+		doc.AuthorizationResponseIssParameterSupported = true
+	}
+	if s.idTokens != nil {
+		doc.UserinfoEndpoint = s.base + PathUserinfo
+		doc.EndSessionEndpoint = s.base + PathEndSession
 	}
 	if openid {
 		doc.SubjectTypesSupported = []string{"public"}
+		if s.idTokens != nil {
+			doc.IDTokenSigningAlgValuesSupported = s.opts.IDTokenAlgorithms
+			doc.ClaimsSupported = oidc.ClaimsSupported()
+		}
 	}
 	body, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -125,7 +158,7 @@ func (s *Server) metadataDocuments(ctx context.Context) (*metadataDocs, error) {
 	if s.metaDocs != nil && s.opts.MetadataCacheTTL > 0 && now.Sub(s.metaBuilt) < s.opts.MetadataCacheTTL {
 		return s.metaDocs, nil
 	}
-	list, err := s.store.ListScopes(ctx)
+	catalogue, err := s.provider.ScopeCatalogue(ctx)
 	if err != nil {
 		if s.metaDocs != nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "serving stale metadata: list scopes failed", slog.Any("err", err))
@@ -133,10 +166,11 @@ func (s *Server) metadataDocuments(ctx context.Context) (*metadataDocs, error) {
 		}
 		return nil, fmt.Errorf("list scopes: %w", err)
 	}
-	scopes := make([]string, 0, len(list))
-	for _, sc := range list {
-		if oauth.ValidScopeToken(sc.Name) {
-			scopes = append(scopes, sc.Name)
+	scopes := make([]string, 0, len(catalogue))
+	for _, name := range slices.Sorted(maps.Keys(catalogue)) {
+		// Without ID tokens, openid would promise what the server does not do.
+		if oauth.ValidScopeToken(name) && (name != oauth.ScopeOpenID || s.idTokens != nil) {
+			scopes = append(scopes, name)
 		}
 	}
 	docs := &metadataDocs{}

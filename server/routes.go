@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse-auth/gatehouse/oauth"
+	"github.com/gatehouse-auth/gatehouse/ui"
 )
 
 // Public paths.
@@ -75,7 +76,11 @@ func (s *Server) publicHandler() http.Handler {
 		x.handle("GET "+path, false, cors(h))
 		x.handle("OPTIONS "+path, false, cors(h))
 	}
+	s.browser(x)
 	s.operations(x)
+	for pattern, h := range s.mounts {
+		x.handle(pattern, false, h)
+	}
 	unmatched := &route{path: "unmatched", duration: s.metrics.duration.WithLabelValues("unmatched")}
 	return s.observe(s.recoverPanics(securityHeaders(x, true)), s.metrics, unmatched)
 }
@@ -94,6 +99,37 @@ func (s *Server) adminHandler() http.Handler {
 	// Admin requests are logged but kept out of the HTTP metrics, which describe the public
 	// listener.
 	return s.observe(s.recoverPanics(securityHeaders(x, false)), nil, &route{path: "unmatched"})
+}
+
+// authorizeEnabled reports whether the provider has a response type to serve at the
+// authorization endpoint.
+func (s *Server) authorizeEnabled() bool { return len(s.provider.Metadata().ResponseTypes) > 0 }
+
+// browser registers the endpoints and pages of the browser flows: the authorization
+// endpoint (when a grant uses it), login, consent, logout and account pages, the static
+// assets, and with OpenID Connect the userinfo and end-session endpoints.
+func (s *Server) browser(x *mux) {
+	if s.authorizeEnabled() {
+		x.handleFunc("GET "+PathAuthorize, false, s.handleAuthorize)
+		x.handleFunc("POST "+PathAuthorize, false, s.handleAuthorize)
+		x.handleFunc("GET "+PathConsent, false, s.handleConsentPage)
+		x.handleFunc("POST "+PathConsent, false, s.handleConsent)
+	}
+	x.handleFunc("GET "+PathLogin, false, s.handleLoginPage)
+	x.handleFunc("POST "+PathLogin, false, s.handleLogin)
+	x.handleFunc("GET "+PathLogout, false, s.handleLogoutPage)
+	x.handleFunc("POST "+PathLogout, false, s.handleLogout)
+	x.handleFunc("GET "+PathAccount, false, s.handleAccountPage)
+	x.handleFunc("POST "+PathAccount, false, s.handleAccount)
+	x.handle("GET "+PathStatic, false, ui.Static())
+	if s.idTokens != nil {
+		x.handleFunc("GET "+PathEndSession, false, s.handleLogoutPage)
+		x.handleFunc("POST "+PathEndSession, false, s.handleLogout)
+		userinfo := corsUserinfo(http.HandlerFunc(s.handleUserinfo))
+		for _, m := range []string{"GET ", "POST ", "OPTIONS "} {
+			x.handle(m+PathUserinfo, false, userinfo)
+		}
+	}
 }
 
 // operations registers /healthz, /readyz and /metrics.
@@ -116,6 +152,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, epToken, err)
 		return
 	}
+	req.RemoteIP = s.clientIP(r)
 	resp, err := s.provider.Token(r.Context(), req)
 	if err != nil {
 		s.writeError(w, r, epToken, err)
@@ -207,7 +244,11 @@ func (s *Server) ready(ctx context.Context) error {
 		return err
 	}
 	keys := s.provider.Keys()
-	for _, alg := range s.provider.Metadata().AccessTokenAlgorithms {
+	algs := s.provider.Metadata().AccessTokenAlgorithms
+	if s.idTokens != nil {
+		algs = append(algs, s.idTokens.Algorithm())
+	}
+	for _, alg := range algs {
 		if _, err := keys.Signer(ctx, alg); err != nil {
 			return err
 		}

@@ -5,12 +5,16 @@
 // panic recovery, security headers, CORS for the public GET documents, Prometheus metrics) and
 // the janitor that deletes expired rows and rotates signing keys.
 //
-// The public handler serves the protocol endpoints; the admin handler serves operations
-// endpoints (health, metrics, pprof) and is meant for a separate, private listener.
+// The public handler serves the protocol endpoints and the browser side: the authorization
+// endpoint, the login, consent, logout and account pages (sessions in a cookie, CSRF tokens
+// bound to a per-browser cookie) and, with OpenID Connect, userinfo and RP-initiated logout.
+// The admin handler serves operations endpoints (health, metrics, pprof) and is meant for a
+// separate, private listener.
 package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-auth/gatehouse/oauth"
+	"github.com/gatehouse-auth/gatehouse/oidc"
 	"github.com/gatehouse-auth/gatehouse/storage"
 )
 
@@ -42,6 +47,7 @@ const (
 	DefaultJanitorBatchSize  = 1000
 	DefaultJanitorMaxPerRun  = 100_000
 	DefaultKeyRetain         = 24 * time.Hour
+	DefaultSessionLifetime   = 24 * time.Hour
 )
 
 // Options configure a Server. The zero value is ready to use; zero fields take the defaults
@@ -72,7 +78,7 @@ type Options struct {
 	MetadataCacheTTL time.Duration
 
 	// KeyAlgorithms are the signing algorithms the janitor rotates; default the Provider's
-	// access token algorithms. Add the ID token algorithm when ID tokens are issued.
+	// access token algorithms plus the ID token algorithm of Deps.IDTokens.
 	KeyAlgorithms []string
 	// KeyRotationPeriod is the age at which the current key of an algorithm is rotated;
 	// zero or negative turns rotation off.
@@ -90,6 +96,16 @@ type Options struct {
 
 	// EnablePprof serves net/http/pprof under /debug/pprof/ on the admin handler.
 	EnablePprof bool
+
+	// SessionLifetime is how long a browser session lasts after sign-in.
+	SessionLifetime time.Duration
+	// CSRFSecret keys the HMAC of the pages' CSRF tokens (at least 32 bytes). Every node
+	// behind one load balancer needs the same secret; when it is empty, New makes a random
+	// one, so tokens only verify on the node that issued them.
+	CSRFSecret []byte
+	// IDTokenAlgorithms is id_token_signing_alg_values_supported; default the algorithm of
+	// Deps.IDTokens.
+	IDTokenAlgorithms []string
 }
 
 // Deps are a Server's collaborators.
@@ -103,7 +119,17 @@ type Deps struct {
 	// Registry receives the server's metrics; nil makes a new one. The Go and process
 	// collectors are registered on it unless they already are.
 	Registry *prometheus.Registry
+	// IDTokens adds OpenID Connect: the userinfo and end-session endpoints and the OpenID
+	// fields of discovery. Nil serves OAuth 2.0 only. It should be the minter the
+	// Provider was given as oauth.Deps.IDTokens.
+	IDTokens *oidc.Minter
+	// Mounts adds handlers to the public listener by ServeMux pattern (e.g. "/demo/"),
+	// behind the same logging, metrics, panic recovery and security headers.
+	Mounts map[string]http.Handler
 }
+
+// minCSRFSecret is the shortest Options.CSRFSecret accepted.
+const minCSRFSecret = 32
 
 // Server serves Gatehouse over HTTP.
 type Server struct {
@@ -117,6 +143,12 @@ type Server struct {
 	trusted  []netip.Prefix
 	// base is the issuer without a trailing slash; endpoint URLs are base + path.
 	base string
+	// idTokens is nil without OpenID Connect.
+	idTokens *oidc.Minter
+	mounts   map[string]http.Handler
+	// secureCookies is set when the issuer is https.
+	secureCookies bool
+	csrfKey       []byte
 
 	metaMu    sync.Mutex
 	metaBuilt time.Time
@@ -136,7 +168,10 @@ func New(opts Options, deps Deps) (*Server, error) {
 	} else if opts.Issuer != deps.Provider.Issuer() {
 		return nil, fmt.Errorf("server: Options.Issuer %q differs from the provider's issuer %q", opts.Issuer, deps.Provider.Issuer())
 	}
-	setDefaults(&opts, deps.Provider)
+	if deps.IDTokens != nil && !deps.Provider.Metadata().OpenID {
+		return nil, errors.New("server: Deps.IDTokens is set, but the Provider has no ID token minter (oauth.Deps.IDTokens)")
+	}
+	setDefaults(&opts, deps.Provider, deps.IDTokens)
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -154,6 +189,15 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	csrfKey := opts.CSRFSecret
+	switch {
+	case len(csrfKey) == 0:
+		csrfKey = make([]byte, 32)
+		_, _ = rand.Read(csrfKey) // crypto/rand.Read does not fail
+		deps.Logger.Warn("server: no CSRF secret configured; using a random one, so page forms only work on this node")
+	case len(csrfKey) < minCSRFSecret:
+		return nil, fmt.Errorf("server: Options.CSRFSecret must be at least %d bytes", minCSRFSecret)
+	}
 	s := &Server{
 		opts:     opts,
 		provider: deps.Provider,
@@ -164,13 +208,18 @@ func New(opts Options, deps Deps) (*Server, error) {
 		metrics:  m,
 		trusted:  trusted,
 		base:     strings.TrimSuffix(opts.Issuer, "/"),
+		idTokens: deps.IDTokens,
+		mounts:   deps.Mounts,
+		csrfKey:  slices.Clone(csrfKey),
+		// Browsers refuse Secure cookies over plain http, which tests and local setups use.
+		secureCookies: strings.HasPrefix(strings.ToLower(opts.Issuer), "https:"),
 	}
 	s.public = s.publicHandler()
 	s.admin = s.adminHandler()
 	return s, nil
 }
 
-func setDefaults(o *Options, p *oauth.Provider) {
+func setDefaults(o *Options, p *oauth.Provider, idTokens *oidc.Minter) {
 	def := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d
@@ -198,8 +247,15 @@ func setDefaults(o *Options, p *oauth.Provider) {
 	if o.JanitorMaxPerRun <= 0 {
 		o.JanitorMaxPerRun = DefaultJanitorMaxPerRun
 	}
+	def(&o.SessionLifetime, DefaultSessionLifetime)
+	if idTokens != nil && len(o.IDTokenAlgorithms) == 0 {
+		o.IDTokenAlgorithms = []string{idTokens.Algorithm()}
+	}
 	if len(o.KeyAlgorithms) == 0 {
 		o.KeyAlgorithms = p.Metadata().AccessTokenAlgorithms
+		if idTokens != nil {
+			o.KeyAlgorithms = append(slices.Clone(o.KeyAlgorithms), idTokens.Algorithm())
+		}
 	}
 	o.KeyAlgorithms = slices.Compact(slices.Sorted(slices.Values(o.KeyAlgorithms)))
 }

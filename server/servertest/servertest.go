@@ -1,6 +1,8 @@
 // Package servertest starts a real Gatehouse server on 127.0.0.1 for tests: the memory store
-// (or a SQLite file), a sealed ES256 keyring, an oauth.Provider whose issuer is the server's
-// URL, and server.Serve on real listeners. Everything is torn down when the test ends.
+// (or a SQLite file), a sealed keyring with ES256 (access tokens) and RS256 (ID tokens) keys,
+// an oauth.Provider whose issuer is the server's URL, with a Sealer for the authorization
+// endpoint and an OpenID Connect ID token minter, and server.Serve on real listeners.
+// Everything is torn down when the test ends.
 package servertest
 
 import (
@@ -16,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-auth/gatehouse/oauth"
+	"github.com/gatehouse-auth/gatehouse/oidc"
 	"github.com/gatehouse-auth/gatehouse/server"
 	"github.com/gatehouse-auth/gatehouse/storage"
 	"github.com/gatehouse-auth/gatehouse/storage/memory"
@@ -32,6 +35,8 @@ type Server struct {
 	Store    storage.Store
 	Provider *oauth.Provider
 	Server   *server.Server
+	// IDTokens is the ID token minter (nil with WithoutOpenID).
+	IDTokens *oidc.Minter
 	Registry *prometheus.Registry
 	// Client is a plain HTTP client for requests to the server.
 	Client *http.Client
@@ -46,6 +51,7 @@ type config struct {
 	providerOpts []func(*oauth.Options)
 	now          func() time.Time
 	logger       *slog.Logger
+	noOpenID     bool
 }
 
 // Option configures Start.
@@ -69,6 +75,16 @@ func WithProviderOptions(f func(*oauth.Options)) Option {
 
 // WithNow sets the clock of the provider, keyring and server.
 func WithNow(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithoutOpenID starts the server without an ID token minter: OAuth 2.0 only, no userinfo
+// or end-session endpoint.
+func WithoutOpenID() Option { return func(c *config) { c.noOpenID = true } }
+
+// WithGrantTypes sets the provider's grant types (oauth.Options.GrantTypes), for example to
+// enable the password or implicit grant, which are off by default.
+func WithGrantTypes(types ...string) Option {
+	return WithProviderOptions(func(o *oauth.Options) { o.GrantTypes = types })
+}
 
 // WithLogger sets the logger; by default logs go to the test's output at Debug level.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -128,23 +144,31 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err := keys.Ensure(ctx, token.ES256); err != nil {
 		t.Fatalf("servertest: create signing keys: %v", err)
 	}
+	deps := oauth.Deps{Store: ts.Store, Keys: keys, Now: cfg.now, Logger: cfg.logger, Sealer: sealer}
+	if !cfg.noOpenID {
+		if err := keys.Ensure(ctx, token.RS256); err != nil {
+			t.Fatalf("servertest: create ID token signing keys: %v", err)
+		}
+		ts.IDTokens = oidc.NewMinter(ts.URL, keys, ts.Store, token.RS256, 0, cfg.now)
+		deps.IDTokens = ts.IDTokens
+	}
 
 	popts := oauth.Options{CacheTTL: -1}
 	for _, f := range cfg.providerOpts {
 		f(&popts)
 	}
 	popts.Issuer = ts.URL
-	ts.Provider, err = oauth.New(popts, oauth.Deps{Store: ts.Store, Keys: keys, Now: cfg.now, Logger: cfg.logger})
+	ts.Provider, err = oauth.New(popts, deps)
 	if err != nil {
 		t.Fatalf("servertest: oauth.New: %v", err)
 	}
 
-	var sopts server.Options
+	sopts := server.Options{CSRFSecret: randomBytes(t, 32)}
 	for _, f := range cfg.serverOpts {
 		f(&sopts)
 	}
 	ts.Server, err = server.New(sopts, server.Deps{Provider: ts.Provider, Store: ts.Store, Logger: cfg.logger,
-		Now: cfg.now, Registry: ts.Registry})
+		Now: cfg.now, Registry: ts.Registry, IDTokens: ts.IDTokens})
 	if err != nil {
 		t.Fatalf("servertest: server.New: %v", err)
 	}
@@ -216,10 +240,29 @@ func (s *Server) CreateScope(t testing.TB, sc storage.Scope) {
 	s.Provider.InvalidateScopes()
 }
 
-func randomHex(t testing.TB, n int) string {
+// CreateUser stores an enabled user with the password (hashed with argon2id), a random ID,
+// the name "<username> Example" and the address <username>@example.com (verified).
+func (s *Server) CreateUser(t testing.TB, username, password string) storage.User {
+	t.Helper()
+	hash, err := token.HashPassword(password)
+	if err != nil {
+		t.Fatalf("servertest: hash password: %v", err)
+	}
+	now := s.now().UTC()
+	u := storage.User{ID: "user-" + randomHex(t, 8), Username: username, Email: username + "@example.com",
+		EmailVerified: true, Name: username + " Example", PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("servertest: create user %s: %v", username, err)
+	}
+	return u
+}
+
+func randomHex(t testing.TB, n int) string { return hex.EncodeToString(randomBytes(t, n)) }
+
+func randomBytes(t testing.TB, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
-	return hex.EncodeToString(b)
+	return b
 }
