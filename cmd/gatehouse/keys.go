@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-auth/gatehouse/admin"
+	"github.com/gatehouse-auth/gatehouse/oauth"
+	"github.com/gatehouse-auth/gatehouse/token"
+)
+
+func (c *cli) keysCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "keys",
+		Aliases: []string{"key"},
+		Short:   "Inspect and rotate signing keys",
+	}
+	cmd.AddCommand(c.keysListCmd(), c.keysRotateCmd())
+	return cmd
+}
+
+// keyView is a signing key as the CLI shows it: never its key material.
+type keyView struct {
+	ID        string    `json:"kid"`
+	Algorithm string    `json:"algorithm"`
+	State     string    `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	NotAfter  time.Time `json:"not_after,omitzero"`
+}
+
+func newKeyView(k admin.KeyInfo) keyView {
+	v := keyView{ID: k.ID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt.UTC()}
+	if !k.NotAfter.IsZero() {
+		v.NotAfter = k.NotAfter.UTC()
+	}
+	return v
+}
+
+func (c *cli) keysListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List signing keys (next, current, previous)",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+				keys, err := adm.ListKeys(ctx)
+				if err != nil {
+					return err
+				}
+				if c.jsonOut {
+					views := make([]keyView, len(keys))
+					for i, k := range keys {
+						views[i] = newKeyView(k)
+					}
+					return c.printJSON(views)
+				}
+				if len(keys) == 0 {
+					_, err := fmt.Fprintln(c.stdout, "No signing keys yet: `gatehouse serve` creates them at its first start.")
+					return err
+				}
+				tw := c.table()
+				fmt.Fprintln(tw, "KID\tALGORITHM\tSTATE\tCREATED\tNOT AFTER")
+				for _, k := range keys {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, timeText(k.CreatedAt), timeText(k.NotAfter))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+}
+
+func (c *cli) keysRotateCmd() *cobra.Command {
+	var alg string
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Promote the next signing key to current; the old one stays published until its tokens expire",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := c.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			if alg == "" {
+				alg = s.cfg.Keys.Algorithm
+			}
+			key, err := sealingKey(s.cfg, s.log, keyExisting)
+			if err != nil {
+				return err
+			}
+			sealer, err := token.NewSealer(key)
+			if err != nil {
+				return err
+			}
+			keys := oauth.NewKeyring(s.store, sealer, oauth.KeyringOptions{})
+			adm := admin.New(s.store, keys, time.Now).WithActor("cli")
+			retain := keyRetain(s.cfg, alg)
+			cur, err := adm.RotateKey(cmd.Context(), alg, retain)
+			if err != nil {
+				return err
+			}
+			if c.jsonOut {
+				return c.printJSON(map[string]any{"current": newKeyView(cur), "retain": retain.String()})
+			}
+			_, err = fmt.Fprintf(c.stdout, "Rotated %s signing keys: %s is now current.\n"+
+				"The previous key stays published for %s, until the tokens it signed have expired.\n", alg, cur.ID, retain)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&alg, "algorithm", "", "algorithm whose keys to rotate: ES256, RS256, PS256 or EdDSA (default keys.algorithm)")
+	return cmd
+}
