@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/gatehouse-auth/gatehouse/server/servertest"
 	"github.com/gatehouse-auth/gatehouse/storage"
 )
 
@@ -150,29 +148,5 @@ func TestTokenErrors(t *testing.T) {
 				t.Errorf("WWW-Authenticate present = %v", has)
 			}
 		})
-	}
-}
-
-func TestSQLiteBackend(t *testing.T) {
-	e := newEnv(t, servertest.WithSQLite(filepath.Join(t.TempDir(), "gatehouse.db")))
-	jwtTok := e.token(t, e.clientID, e.secret, "read")
-	e.verifyJWT(t, jwtTok)
-	id, secret := e.CreateClient(t, storage.Client{ID: "opaque", Scopes: []string{"read"},
-		TokenFormat: storage.TokenFormatOpaque})
-	opaqueTok := e.token(t, id, secret)
-	for _, tok := range []string{jwtTok, opaqueTok} {
-		if m := e.introspect(t, tok); m["active"] != true {
-			t.Errorf("introspect: %v", m)
-		}
-	}
-	r := e.post(t, "/oauth2/revoke", "token="+opaqueTok, id, secret)
-	if r.status != http.StatusOK {
-		t.Fatalf("revoke: %d %s", r.status, r.body)
-	}
-	if m := e.introspect(t, opaqueTok); m["active"] != false {
-		t.Errorf("revoked opaque token: %v", m)
-	}
-	if r := e.get(t, "/readyz"); r.status != http.StatusOK {
-		t.Errorf("readyz: %d", r.status)
 	}
 }

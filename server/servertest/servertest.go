@@ -8,10 +8,13 @@ package servertest
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +49,7 @@ type Server struct {
 
 type config struct {
 	sqlitePath   string
+	postgres     bool
 	store        storage.Store
 	serverOpts   []func(*server.Options)
 	providerOpts []func(*oauth.Options)
@@ -59,6 +63,11 @@ type Option func(*config)
 
 // WithSQLite stores everything in a SQLite file at path (migrated at open) instead of memory.
 func WithSQLite(path string) Option { return func(c *config) { c.sqlitePath = path } }
+
+// WithPostgres stores everything in a fresh schema of the PostgreSQL database at
+// GATEHOUSE_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test), dropped when the
+// test ends. Without a reachable server the test is skipped, or fails under CI=true.
+func WithPostgres() Option { return func(c *config) { c.postgres = true } }
 
 // WithStore uses store; the caller closes it.
 func WithStore(store storage.Store) Option { return func(c *config) { c.store = store } }
@@ -115,6 +124,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 	switch {
 	case cfg.store != nil:
 		ts.Store = cfg.store
+	case cfg.postgres:
+		ts.Store = openPostgres(t, ctx)
 	case cfg.sqlitePath != "":
 		st, err := sqlstore.Open(ctx, cfg.sqlitePath, sqlstore.Options{})
 		if err != nil {
@@ -265,4 +276,45 @@ func randomBytes(t testing.TB, n int) []byte {
 		t.Fatalf("servertest: %v", err)
 	}
 	return b
+}
+
+// openPostgres opens a migrated store in a new schema of the test database.
+func openPostgres(t testing.TB, ctx context.Context) storage.Store {
+	t.Helper()
+	base := os.Getenv("GATEHOUSE_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	db, err := sql.Open("pgx", base)
+	if err == nil {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = db.PingContext(pctx)
+		cancel()
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("servertest: PostgreSQL is required in CI: %v", err)
+		}
+		t.Skipf("servertest: PostgreSQL not reachable at %s (%v); skipping", base, err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "gh_servertest_" + hex.EncodeToString(b[:])
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("servertest: create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		_ = db.Close()
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	st, err := sqlstore.Open(ctx, base+sep+"search_path="+schema, sqlstore.Options{})
+	if err != nil {
+		t.Fatalf("servertest: open PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }
