@@ -56,13 +56,8 @@ func (s *Server) handleAccountPage(w http.ResponseWriter, r *http.Request) {
 // handleAccount takes the account page's actions: op=revoke forgets the consent given to
 // client_id and revokes the tokens that client holds for the user.
 func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
-	form, err := s.readPageForm(w, r)
-	if err != nil {
-		s.errorPage(w, r, epPages, err)
-		return
-	}
-	if !s.checkCSRF(r, form) {
-		s.csrfFailed(w, r)
+	form, ok := s.postedPageForm(w, r)
+	if !ok {
 		return
 	}
 	sess, err := s.currentSession(r)

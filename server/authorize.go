@@ -185,20 +185,28 @@ func (s *Server) clientName(r *http.Request, id string) string {
 
 // handleConsentPage shows what the client asks for, to the signed-in user.
 func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) {
-	f := s.openFlow(w, r, r.URL.Query().Get("req"))
+	if f, sess := s.signedInFlow(w, r, r.URL.Query().Get("req")); f != nil {
+		s.showConsent(w, r, f, sess)
+	}
+}
+
+// signedInFlow opens a sealed request for a page that needs a signed-in user; without a
+// session it sends the browser to the login page. It returns nil when it has answered.
+func (s *Server) signedInFlow(w http.ResponseWriter, r *http.Request, sealed string) (*flow, *session) {
+	f := s.openFlow(w, r, sealed)
 	if f == nil {
-		return
+		return nil, nil
 	}
 	sess, err := s.currentSession(r)
 	if err != nil {
 		s.errorPage(w, r, epPages, err)
-		return
+		return nil, nil
 	}
 	if sess == nil {
 		s.toPage(w, r, PathLogin, f)
-		return
+		return nil, nil
 	}
-	s.showConsent(w, r, f, sess)
+	return f, sess
 }
 
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, f *flow, sess *session) {
@@ -219,26 +227,12 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, f *flow, se
 // handleConsent takes the user's answer: allow records the consent and approves the request,
 // deny sends access_denied back to the client.
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
-	form, err := s.readPageForm(w, r)
-	if err != nil {
-		s.errorPage(w, r, epPages, err)
+	form, ok := s.postedPageForm(w, r)
+	if !ok {
 		return
 	}
-	if !s.checkCSRF(r, form) {
-		s.csrfFailed(w, r)
-		return
-	}
-	f := s.openFlow(w, r, form.Get("req"))
+	f, sess := s.signedInFlow(w, r, form.Get("req"))
 	if f == nil {
-		return
-	}
-	sess, err := s.currentSession(r)
-	if err != nil {
-		s.errorPage(w, r, epPages, err)
-		return
-	}
-	if sess == nil {
-		s.toPage(w, r, PathLogin, f)
 		return
 	}
 	req := f.req

@@ -43,6 +43,21 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request) (url.Values, e
 	return s.readBody(w, r)
 }
 
+// postedPageForm reads a page's POST form and checks its CSRF token; on failure it has
+// answered with the error page and returns false.
+func (s *Server) postedPageForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	form, err := s.readPageForm(w, r)
+	if err != nil {
+		s.errorPage(w, r, epPages, err)
+		return nil, false
+	}
+	if !s.checkCSRF(r, form) {
+		s.csrfFailed(w, r)
+		return nil, false
+	}
+	return form, true
+}
+
 // readPageForm decodes the POST of a page form (login, consent, logout, account, and the
 // authorization endpoint): POST, form content type, size limit, body only. The URL query is
 // ignored, not refused, since a form without an action posts to the page's own URL.

@@ -62,13 +62,8 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, f
 // with the authorization request (or to the account page); on failure it shows the form
 // again with one message for every kind of failure, or the throttle's.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	form, err := s.readPageForm(w, r)
-	if err != nil {
-		s.errorPage(w, r, epPages, err)
-		return
-	}
-	if !s.checkCSRF(r, form) {
-		s.csrfFailed(w, r)
+	form, ok := s.postedPageForm(w, r)
+	if !ok {
 		return
 	}
 	var f *flow

@@ -88,24 +88,11 @@ func (c *cli) clientsListCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if c.jsonOut {
-					views := make([]clientView, len(list))
-					for i, cl := range list {
-						views[i] = newClientView(cl)
-					}
-					return c.printJSON(views)
-				}
-				if len(list) == 0 {
-					_, err := fmt.Fprintln(c.stdout, "No clients. Create one with: gatehouse clients create --help")
-					return err
-				}
-				tw := c.table()
-				fmt.Fprintln(tw, "ID\tNAME\tTYPE\tGRANT TYPES\tSCOPES\tFORMAT")
-				for _, cl := range list {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Name, clientType(cl),
-						orDash(strings.Join(cl.GrantTypes, ",")), orDash(strings.Join(cl.Scopes, " ")), cl.TokenFormat)
-				}
-				return tw.Flush()
+				return printList(c, list, newClientView, "No clients. Create one with: gatehouse clients create --help",
+					"ID\tNAME\tTYPE\tGRANT TYPES\tSCOPES\tFORMAT", func(cl storage.Client) []string {
+						return []string{cl.ID, cl.Name, clientType(cl), orDash(strings.Join(cl.GrantTypes, ",")),
+							orDash(strings.Join(cl.Scopes, " ")), cl.TokenFormat}
+					})
 			})
 		},
 	}

@@ -51,23 +51,10 @@ func (c *cli) keysListCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if c.jsonOut {
-					views := make([]keyView, len(keys))
-					for i, k := range keys {
-						views[i] = newKeyView(k)
-					}
-					return c.printJSON(views)
-				}
-				if len(keys) == 0 {
-					_, err := fmt.Fprintln(c.stdout, "No signing keys yet: `gatehouse serve` creates them at its first start.")
-					return err
-				}
-				tw := c.table()
-				fmt.Fprintln(tw, "KID\tALGORITHM\tSTATE\tCREATED\tNOT AFTER")
-				for _, k := range keys {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, timeText(k.CreatedAt), timeText(k.NotAfter))
-				}
-				return tw.Flush()
+				return printList(c, keys, newKeyView, "No signing keys yet: `gatehouse serve` creates them at its first start.",
+					"KID\tALGORITHM\tSTATE\tCREATED\tNOT AFTER", func(k admin.KeyInfo) []string {
+						return []string{k.ID, k.Algorithm, k.State, timeText(k.CreatedAt), timeText(k.NotAfter)}
+					})
 			})
 		},
 	}

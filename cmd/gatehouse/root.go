@@ -236,3 +236,25 @@ func nonNil(s []string) []string {
 
 // errNothingToUpdate is returned by update commands called without a change.
 var errNothingToUpdate = errors.New("nothing to update: pass at least one flag (see --help)")
+
+// printList prints list as JSON (each item through view) or as a table with header and one
+// row per item; empty is said instead of an empty table.
+func printList[T, V any](c *cli, list []T, view func(T) V, empty, header string, row func(T) []string) error {
+	if c.jsonOut {
+		views := make([]V, len(list))
+		for i, item := range list {
+			views[i] = view(item)
+		}
+		return c.printJSON(views)
+	}
+	if len(list) == 0 {
+		_, err := fmt.Fprintln(c.stdout, empty)
+		return err
+	}
+	tw := c.table()
+	fmt.Fprintln(tw, header)
+	for _, item := range list {
+		fmt.Fprintln(tw, strings.Join(row(item), "\t"))
+	}
+	return tw.Flush()
+}

@@ -75,23 +75,10 @@ func (c *cli) scopesListCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if c.jsonOut {
-					views := make([]scopeView, len(list))
-					for i, s := range list {
-						views[i] = newScopeView(s)
-					}
-					return c.printJSON(views)
-				}
-				if len(list) == 0 {
-					_, err := fmt.Fprintln(c.stdout, "No scopes. Create one with: gatehouse scopes create NAME")
-					return err
-				}
-				tw := c.table()
-				fmt.Fprintln(tw, "NAME\tDEFAULT\tDESCRIPTION")
-				for _, s := range list {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, yesNo(s.Default), orDash(s.Description))
-				}
-				return tw.Flush()
+				return printList(c, list, newScopeView, "No scopes. Create one with: gatehouse scopes create NAME",
+					"NAME\tDEFAULT\tDESCRIPTION", func(s storage.Scope) []string {
+						return []string{s.Name, yesNo(s.Default), orDash(s.Description)}
+					})
 			})
 		},
 	}

@@ -138,24 +138,10 @@ func (c *cli) usersListCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if c.jsonOut {
-					views := make([]userView, len(list))
-					for i, u := range list {
-						views[i] = newUserView(u)
-					}
-					return c.printJSON(views)
-				}
-				if len(list) == 0 {
-					_, err := fmt.Fprintln(c.stdout, "No users. Create one with: gatehouse users create --help")
-					return err
-				}
-				tw := c.table()
-				fmt.Fprintln(tw, "ID\tUSERNAME\tNAME\tEMAIL\tROLES\tSTATUS")
-				for _, u := range list {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Username, orDash(u.Name), orDash(u.Email),
-						orDash(strings.Join(u.Roles, ",")), userStatus(u))
-				}
-				return tw.Flush()
+				return printList(c, list, newUserView, "No users. Create one with: gatehouse users create --help",
+					"ID\tUSERNAME\tNAME\tEMAIL\tROLES\tSTATUS", func(u storage.User) []string {
+						return []string{u.ID, u.Username, orDash(u.Name), orDash(u.Email), orDash(strings.Join(u.Roles, ",")), userStatus(u)}
+					})
 			})
 		},
 	}
