@@ -267,25 +267,9 @@ func (c *cli) printClient(cl storage.Client) error {
 
 // printClientWithSecret shows a client after a change, with its new secret if one was made.
 func (c *cli) printClientWithSecret(cl storage.Client, secret, headline string) error {
-	if c.jsonOut {
-		v := newClientView(cl)
-		v.ClientSecret = secret
-		if secret != "" {
-			fmt.Fprintln(c.stderr, secretNote)
-		}
-		return c.printJSON(v)
-	}
-	if _, err := fmt.Fprintf(c.stdout, "%s\n\n", headline); err != nil {
-		return err
-	}
-	if err := writeClient(c.stdout, cl); err != nil {
-		return err
-	}
-	if secret != "" {
-		_, err := fmt.Fprintf(c.stdout, "\nClient secret: %s\n%s\n", secret, secretNote)
-		return err
-	}
-	return nil
+	v := newClientView(cl)
+	v.ClientSecret = secret
+	return c.printChanged(v, func(w io.Writer) error { return writeClient(w, cl) }, headline, "Client secret", secret, secretNote)
 }
 
 func writeClient(w io.Writer, cl storage.Client) error {

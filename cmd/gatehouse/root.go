@@ -258,3 +258,26 @@ func printList[T, V any](c *cli, list []T, view func(T) V, empty, header string,
 	}
 	return tw.Flush()
 }
+
+// printChanged shows a record after a change: as JSON (view, which already holds the
+// one-time value), or as text: the headline, the record, and the one-time value (a new
+// secret or password, shown only this once) with its note.
+func (c *cli) printChanged(view any, write func(io.Writer) error, headline, label, once, note string) error {
+	if c.jsonOut {
+		if once != "" {
+			fmt.Fprintln(c.stderr, note)
+		}
+		return c.printJSON(view)
+	}
+	if _, err := fmt.Fprintf(c.stdout, "%s\n\n", headline); err != nil {
+		return err
+	}
+	if err := write(c.stdout); err != nil {
+		return err
+	}
+	if once != "" {
+		_, err := fmt.Fprintf(c.stdout, "\n%s: %s\n%s\n", label, once, note)
+		return err
+	}
+	return nil
+}

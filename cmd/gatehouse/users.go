@@ -375,25 +375,9 @@ func userStatus(u storage.User) string {
 
 // printUserWithPassword shows a user after a change, with the generated password if any.
 func (c *cli) printUserWithPassword(u storage.User, generated, headline string) error {
-	if c.jsonOut {
-		v := newUserView(u)
-		v.Password = generated
-		if generated != "" {
-			fmt.Fprintln(c.stderr, passwordNote)
-		}
-		return c.printJSON(v)
-	}
-	if _, err := fmt.Fprintf(c.stdout, "%s\n\n", headline); err != nil {
-		return err
-	}
-	if err := writeUser(c.stdout, u); err != nil {
-		return err
-	}
-	if generated != "" {
-		_, err := fmt.Fprintf(c.stdout, "\nPassword: %s\n%s\n", generated, passwordNote)
-		return err
-	}
-	return nil
+	v := newUserView(u)
+	v.Password = generated
+	return c.printChanged(v, func(w io.Writer) error { return writeUser(w, u) }, headline, "Password", generated, passwordNote)
 }
 
 func writeUser(w io.Writer, u storage.User) error {
