@@ -41,6 +41,7 @@ type Config struct {
 	Tokens Tokens `yaml:"tokens"`
 	Log    Log    `yaml:"log"`
 	HTTP   HTTP   `yaml:"http"`
+	OAuth  OAuth  `yaml:"oauth"`
 
 	Scopes  []ScopeDecl  `yaml:"scopes"`
 	Clients []ClientDecl `yaml:"clients"`
@@ -84,6 +85,17 @@ type HTTP struct {
 	WriteTimeout Duration `yaml:"write_timeout"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For header is believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// OAuth sets protocol choices of the authorization endpoint.
+type OAuth struct {
+	// PKCEOptionalForConfidential lets confidential clients omit PKCE; public clients always
+	// need it. Default false: PKCE for every client (RFC 9700 2.1.1).
+	PKCEOptionalForConfidential bool `yaml:"pkce_optional_for_confidential"`
+	// AllowPlainPKCE accepts code_challenge_method=plain; default false (S256 only).
+	AllowPlainPKCE bool `yaml:"allow_plain_pkce"`
+	// SessionLifetime is how long a browser sign-in lasts; default 24h.
+	SessionLifetime Duration `yaml:"session_lifetime"`
 }
 
 // ScopeDecl declares a scope.
@@ -184,6 +196,7 @@ func fillDefaults(c *Config, isSet func(path string) bool) {
 	dur("tokens.refresh_token_lifetime", &c.Tokens.RefreshTokenLifetime, 720*time.Hour)
 	dur("tokens.authorization_code_lifetime", &c.Tokens.AuthorizationCodeLifetime, 60*time.Second)
 	dur("tokens.id_token_lifetime", &c.Tokens.IDTokenLifetime, time.Hour)
+	dur("oauth.session_lifetime", &c.OAuth.SessionLifetime, 24*time.Hour)
 
 	str(&c.Log.Level, "info")
 	str(&c.Log.Format, "json")

@@ -45,8 +45,9 @@ func TestDefaults(t *testing.T) {
 			AuthorizationCodeLifetime: Duration(60 * time.Second),
 			IDTokenLifetime:           Duration(time.Hour),
 		},
-		Log:  Log{Level: "info", Format: "json"},
-		HTTP: HTTP{MaxBodyBytes: 65536, ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(10 * time.Second)},
+		Log:   Log{Level: "info", Format: "json"},
+		HTTP:  HTTP{MaxBodyBytes: 65536, ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(10 * time.Second)},
+		OAuth: OAuth{SessionLifetime: Duration(24 * time.Hour)},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Fatalf("Defaults() =\n%+v\nwant\n%+v", d, want)
@@ -155,6 +156,7 @@ func TestLoadFull(t *testing.T) {
 		Log: Log{Level: "debug", Format: "text"},
 		HTTP: HTTP{MaxBodyBytes: 1 << 20, ReadTimeout: Duration(5 * time.Second), WriteTimeout: Duration(time.Minute),
 			TrustedProxies: []string{"10.0.0.0/8", "fd00::/8"}},
+		OAuth:  OAuth{SessionLifetime: Duration(24 * time.Hour)},
 		Scopes: []ScopeDecl{{Name: "api:read", Description: "Read", Default: true}, {Name: "api:write"}},
 		Clients: []ClientDecl{
 			{ID: "svc", Name: "svc", SecretHash: testSecretHash, GrantTypes: []string{"client_credentials"},
@@ -553,7 +555,8 @@ func TestEnvTable(t *testing.T) {
 		"GATEHOUSE_TOKENS_ACCESS_TOKEN_LIFETIME", "GATEHOUSE_TOKENS_REFRESH_TOKEN_LIFETIME",
 		"GATEHOUSE_TOKENS_AUTHORIZATION_CODE_LIFETIME", "GATEHOUSE_TOKENS_ID_TOKEN_LIFETIME", "GATEHOUSE_LOG_LEVEL",
 		"GATEHOUSE_LOG_FORMAT", "GATEHOUSE_HTTP_MAX_BODY_BYTES", "GATEHOUSE_HTTP_READ_TIMEOUT",
-		"GATEHOUSE_HTTP_WRITE_TIMEOUT", "GATEHOUSE_HTTP_TRUSTED_PROXIES"} {
+		"GATEHOUSE_HTTP_WRITE_TIMEOUT", "GATEHOUSE_HTTP_TRUSTED_PROXIES", "GATEHOUSE_OAUTH_PKCE_OPTIONAL_FOR_CONFIDENTIAL",
+		"GATEHOUSE_OAUTH_ALLOW_PLAIN_PKCE", "GATEHOUSE_OAUTH_SESSION_LIFETIME"} {
 		if !seen[name] {
 			t.Errorf("missing %s", name)
 		}
@@ -741,5 +744,21 @@ func TestEncryptionKeyBytes(t *testing.T) {
 	c, err := loadYAML(t, "keys:\n  encryption_key_file: "+file+"\n", nil)
 	if err != nil || c.Keys.EncryptionKeyFile != file {
 		t.Fatalf("key file: %v", err)
+	}
+}
+
+func TestOAuthKeys(t *testing.T) {
+	c, err := Load("", []string{"GATEHOUSE_OAUTH_ALLOW_PLAIN_PKCE=true", "GATEHOUSE_OAUTH_SESSION_LIFETIME=2h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.OAuth.AllowPlainPKCE || c.OAuth.PKCEOptionalForConfidential || c.OAuth.SessionLifetime.Std() != 2*time.Hour {
+		t.Fatalf("oauth = %+v", c.OAuth)
+	}
+	if d := Defaults(); d.OAuth.SessionLifetime.Std() != 24*time.Hour || d.OAuth.AllowPlainPKCE {
+		t.Fatalf("defaults = %+v", d.OAuth)
+	}
+	if _, err := Load("", []string{"GATEHOUSE_OAUTH_SESSION_LIFETIME=999d"}); err == nil {
+		t.Fatal("a 999-day session accepted")
 	}
 }

@@ -101,6 +101,7 @@ func (c Config) Validate() error {
 const (
 	maxAccessTokenLifetime = 24 * time.Hour
 	maxIDTokenLifetime     = 24 * time.Hour
+	maxSessionLifetime     = 30 * 24 * time.Hour
 	maxCodeLifetime        = 10 * time.Minute
 	maxRefreshLifetime     = 8760 * time.Hour
 	maxBodyBytesLimit      = 16 << 20
@@ -194,6 +195,7 @@ func (c Config) problems(issuerDerived bool) []Problem {
 	ck.lifetime("tokens.refresh_token_lifetime", c.Tokens.RefreshTokenLifetime, maxRefreshLifetime)
 	ck.lifetime("tokens.authorization_code_lifetime", c.Tokens.AuthorizationCodeLifetime, maxCodeLifetime)
 	ck.lifetime("tokens.id_token_lifetime", c.Tokens.IDTokenLifetime, maxIDTokenLifetime)
+	ck.lifetime("oauth.session_lifetime", c.OAuth.SessionLifetime, maxSessionLifetime)
 
 	ck.oneOf("log.level", c.Log.Level, logLevels)
 	ck.oneOf("log.format", c.Log.Format, logFormats)

@@ -432,3 +432,17 @@ func sharedFuzzFixture(t *testing.T) *browserFixture {
 	}
 	return fuzzFixture
 }
+
+func TestPlainPKCEWhenAllowed(t *testing.T) {
+	b := newBrowserFixture(t, func(o *oauth.Options) { o.AllowPlainPKCE = true })
+	code := b.authorize(t, authParams("code_challenge_method", "plain", "code_challenge", verifier))
+	if _, err := b.exchange(code, webRedirect, verifier+"x"); err == nil {
+		t.Fatal("wrong plain verifier accepted")
+	}
+	if _, err := b.exchange(code, webRedirect, verifier); err != nil {
+		t.Fatal(err)
+	}
+	if m := b.p.Metadata(); len(m.CodeChallengeMethods) != 2 {
+		t.Fatalf("code_challenge_methods = %v", m.CodeChallengeMethods)
+	}
+}

@@ -176,6 +176,8 @@ func (c *cli) serve(cmd *cobra.Command, demo bool) error {
 		AccessTokenAlgorithm: cfg.Keys.Algorithm,
 		RefreshTokenLifetime: cfg.Tokens.RefreshTokenLifetime.Std(),
 		CodeLifetime:         cfg.Tokens.AuthorizationCodeLifetime.Std(),
+		PKCEOptional:         cfg.OAuth.PKCEOptionalForConfidential,
+		AllowPlainPKCE:       cfg.OAuth.AllowPlainPKCE,
 		GrantTypes:           grantTypes,
 	}, oauth.Deps{Store: s.store, Keys: keys, Logger: log, Sealer: requestSealer, IDTokens: minter})
 	if err != nil {
@@ -195,6 +197,7 @@ func (c *cli) serve(cmd *cobra.Command, demo bool) error {
 		KeyRotationPeriod: cfg.Keys.RotationPeriod.Std(),
 		KeyRetain:         keyRetain(cfg, algs...),
 		CSRFSecret:        csrfSecret,
+		SessionLifetime:   cfg.OAuth.SessionLifetime.Std(),
 	}, server.Deps{Provider: provider, Store: s.store, Logger: log, IDTokens: minter, Mounts: mounts})
 	if err != nil {
 		return err
