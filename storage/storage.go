@@ -340,6 +340,52 @@ type Audit interface {
 	DeleteAuditBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
+// Device code states (RFC 8628).
+const (
+	DevicePending  = "pending"
+	DeviceApproved = "approved"
+	DeviceDenied   = "denied"
+)
+
+// DeviceCode is a device authorization request (RFC 8628), stored by the SHA-256 hashes of
+// its device code and of its normalized user code.
+type DeviceCode struct {
+	Hash         []byte
+	UserCodeHash []byte
+	ClientID     string
+	Scopes       []string
+	// Status is DevicePending, DeviceApproved or DeviceDenied.
+	Status string
+	// UserID and AuthTime are set when the user approves.
+	UserID   string
+	AuthTime time.Time
+	// Interval is the polling interval in seconds; slow_down adds 5.
+	Interval     int
+	LastPolledAt time.Time
+	IssuedAt     time.Time
+	ExpiresAt    time.Time
+	// UsedAt is set when the approved code is exchanged for tokens.
+	UsedAt time.Time
+}
+
+// DeviceCodes stores device authorization requests.
+type DeviceCodes interface {
+	// CreateDeviceCode returns ErrConflict if the hash or user code hash exists.
+	CreateDeviceCode(ctx context.Context, d DeviceCode) error
+	// GetDeviceCodeByUserCode returns the request whatever its state or expiry.
+	GetDeviceCodeByUserCode(ctx context.Context, userCodeHash []byte) (DeviceCode, error)
+	// DecideDeviceCode moves a pending request to DeviceApproved (with userID and authTime)
+	// or DeviceDenied; ErrAlreadyUsed if it is not pending, ErrNotFound if absent.
+	DecideDeviceCode(ctx context.Context, userCodeHash []byte, status, userID string, authTime time.Time) error
+	// PollDeviceCode records a poll at now and returns the request as it was before: its
+	// LastPolledAt is set to now, and when the previous poll was less than Interval seconds
+	// before now, Interval grows by 5 (the caller answers slow_down). ErrNotFound if absent.
+	PollDeviceCode(ctx context.Context, hash []byte, now time.Time) (DeviceCode, error)
+	// ConsumeDeviceCode atomically marks an approved, unused request used and returns it;
+	// the request with ErrAlreadyUsed when it was used before or is not approved.
+	ConsumeDeviceCode(ctx context.Context, hash []byte, now time.Time) (DeviceCode, error)
+}
+
 // Store bundles the aggregates with transactions and housekeeping.
 type Store interface {
 	Clients
@@ -351,12 +397,14 @@ type Store interface {
 	Consents
 	Codes
 	Sessions
+	DeviceCodes
 
 	// InTx runs fn in a transaction: if fn returns an error (or panics) nothing it wrote
 	// is kept. Calling InTx on the tx Store runs fn in the same transaction.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// DeleteExpired deletes at most limit rows that expired before now (tokens, deny-list
-	// entries, previous keys past NotAfter, codes, sessions) and returns how many it deleted.
+	// entries, previous keys past NotAfter, codes, sessions, device codes) and returns how
+	// many it deleted.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
 	Ping(ctx context.Context) error
 	Close() error

@@ -49,7 +49,10 @@ type Store struct {
 	tx *txState
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store       = (*Store)(nil)
+	_ storage.DeviceCodes = (*Store)(nil)
+)
 
 // db is the data, shared by a Store and the Stores bound to its transactions.
 type db struct {
@@ -68,9 +71,11 @@ type db struct {
 	users         map[string]storage.User // by ID
 	usernames     map[string]string       // Username -> ID
 	consents      map[consentKey]storage.Consent
-	codes         map[string]storage.AuthCode // by string(Hash)
-	sessions      map[string]storage.Session  // by ID
-	sessionHashes map[string]string           // string(Hash) -> ID
+	codes         map[string]storage.AuthCode   // by string(Hash)
+	sessions      map[string]storage.Session    // by ID
+	sessionHashes map[string]string             // string(Hash) -> ID
+	deviceCodes   map[string]storage.DeviceCode // by string(Hash)
+	userCodes     map[string]string             // string(UserCodeHash) -> string(Hash)
 
 	now func() time.Time
 }
@@ -115,6 +120,8 @@ func New(opts ...Option) *Store {
 		codes:         map[string]storage.AuthCode{},
 		sessions:      map[string]storage.Session{},
 		sessionHashes: map[string]string{},
+		deviceCodes:   map[string]storage.DeviceCode{},
+		userCodes:     map[string]string{},
 		now:           time.Now,
 	}
 	for _, opt := range opts {
@@ -880,6 +887,128 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	})
 }
 
+// Device codes
+
+// errDeviceStatus is returned by DecideDeviceCode for a status other than approved or denied.
+var errDeviceStatus = errors.New("decision must be approved or denied")
+
+func copyDeviceCode(dc storage.DeviceCode) storage.DeviceCode {
+	dc.Hash = bytes.Clone(dc.Hash)
+	dc.UserCodeHash = bytes.Clone(dc.UserCodeHash)
+	dc.Scopes = slices.Clone(dc.Scopes)
+	dc.AuthTime = utc(dc.AuthTime)
+	dc.LastPolledAt = utc(dc.LastPolledAt)
+	dc.IssuedAt = utc(dc.IssuedAt)
+	dc.ExpiresAt = utc(dc.ExpiresAt)
+	dc.UsedAt = utc(dc.UsedAt)
+	return dc
+}
+
+func (d *db) deleteDeviceCode(u *undoLog, hash string) {
+	if dc, ok := d.deviceCodes[hash]; ok {
+		del(u, d.userCodes, string(dc.UserCodeHash))
+		del(u, d.deviceCodes, hash)
+	}
+}
+
+// CreateDeviceCode stores dc; storage.ErrConflict if its hash or user code hash exists.
+func (s *Store) CreateDeviceCode(ctx context.Context, dc storage.DeviceCode) error {
+	return s.do(ctx, "create device code", func(d *db, u *undoLog) error {
+		if _, ok := d.deviceCodes[string(dc.Hash)]; ok {
+			return fmt.Errorf("memory: create device code: hash exists: %w", storage.ErrConflict)
+		}
+		if _, ok := d.userCodes[string(dc.UserCodeHash)]; ok {
+			return fmt.Errorf("memory: create device code: user code hash exists: %w", storage.ErrConflict)
+		}
+		put(u, d.deviceCodes, string(dc.Hash), copyDeviceCode(dc))
+		put(u, d.userCodes, string(dc.UserCodeHash), string(dc.Hash))
+		return nil
+	})
+}
+
+// GetDeviceCodeByUserCode returns the request whose user code hash is userCodeHash, whatever
+// its state or expiry; storage.ErrNotFound if absent.
+func (s *Store) GetDeviceCodeByUserCode(ctx context.Context, userCodeHash []byte) (storage.DeviceCode, error) {
+	var out storage.DeviceCode
+	err := s.do(ctx, "get device code by user code", func(d *db, _ *undoLog) error {
+		h, ok := d.userCodes[string(userCodeHash)]
+		if !ok {
+			return fmt.Errorf("memory: get device code by user code: %w", storage.ErrNotFound)
+		}
+		out = copyDeviceCode(d.deviceCodes[h])
+		return nil
+	})
+	return out, err
+}
+
+// DecideDeviceCode moves the pending request whose user code hash is userCodeHash to status
+// (storage.DeviceApproved or storage.DeviceDenied), recording userID and authTime;
+// storage.ErrAlreadyUsed if it is not pending, storage.ErrNotFound if absent. Any other
+// status is an error.
+func (s *Store) DecideDeviceCode(ctx context.Context, userCodeHash []byte, status, userID string, authTime time.Time) error {
+	if status != storage.DeviceApproved && status != storage.DeviceDenied {
+		return fmt.Errorf("memory: decide device code: %q: %w", status, errDeviceStatus)
+	}
+	return s.do(ctx, "decide device code", func(d *db, u *undoLog) error {
+		h, ok := d.userCodes[string(userCodeHash)]
+		if !ok {
+			return fmt.Errorf("memory: decide device code: %w", storage.ErrNotFound)
+		}
+		dc := d.deviceCodes[h]
+		if dc.Status != storage.DevicePending {
+			return fmt.Errorf("memory: decide device code: status is %q: %w", dc.Status, storage.ErrAlreadyUsed)
+		}
+		dc.Status, dc.UserID, dc.AuthTime = status, userID, utc(authTime)
+		put(u, d.deviceCodes, h, dc)
+		return nil
+	})
+}
+
+// PollDeviceCode records a poll at now of the request whose hash is hash and returns the
+// request as it was before. If the previous poll was less than Interval seconds before now,
+// Interval grows by 5. storage.ErrNotFound if absent.
+func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) (storage.DeviceCode, error) {
+	var out storage.DeviceCode
+	err := s.do(ctx, "poll device code", func(d *db, u *undoLog) error {
+		dc, ok := d.deviceCodes[string(hash)]
+		if !ok {
+			return fmt.Errorf("memory: poll device code: %w", storage.ErrNotFound)
+		}
+		out = copyDeviceCode(dc)
+		at := utc(now)
+		if !dc.LastPolledAt.IsZero() && at.Sub(dc.LastPolledAt) < time.Duration(dc.Interval)*time.Second {
+			dc.Interval += 5
+		}
+		dc.LastPolledAt = at
+		put(u, d.deviceCodes, string(hash), dc)
+		return nil
+	})
+	return out, err
+}
+
+// ConsumeDeviceCode marks the approved, unused request whose hash is hash used at now and
+// returns it. If it was used before or is not approved, it returns the request unchanged
+// with storage.ErrAlreadyUsed; storage.ErrNotFound if absent.
+func (s *Store) ConsumeDeviceCode(ctx context.Context, hash []byte, now time.Time) (storage.DeviceCode, error) {
+	var out storage.DeviceCode
+	err := s.do(ctx, "consume device code", func(d *db, u *undoLog) error {
+		dc, ok := d.deviceCodes[string(hash)]
+		if !ok {
+			return fmt.Errorf("memory: consume device code: %w", storage.ErrNotFound)
+		}
+		if dc.Status != storage.DeviceApproved || !dc.UsedAt.IsZero() {
+			out = copyDeviceCode(dc)
+			return fmt.Errorf("memory: consume device code: status %q, used %t: %w",
+				dc.Status, !dc.UsedAt.IsZero(), storage.ErrAlreadyUsed)
+		}
+		dc.UsedAt = utc(now)
+		put(u, d.deviceCodes, string(hash), dc)
+		out = copyDeviceCode(dc)
+		return nil
+	})
+	return out, err
+}
+
 // Keys
 
 func copyKey(k storage.SigningKey) storage.SigningKey {
@@ -1012,8 +1141,8 @@ func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time, limit i
 }
 
 // DeleteExpired deletes at most limit rows that expired before now: tokens and deny-list
-// entries whose ExpiresAt is before now, then previous keys whose NotAfter is, then codes and
-// sessions whose ExpiresAt is. A zero time never expires. It returns how many rows it
+// entries whose ExpiresAt is before now, then previous keys whose NotAfter is, then codes,
+// sessions and device codes whose ExpiresAt is. A zero time never expires. It returns how many rows it
 // deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
 	n := 0
@@ -1047,6 +1176,12 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (in
 			return se.ExpiresAt, expired(se.ExpiresAt)
 		}) {
 			d.deleteSession(u, id)
+			n++
+		}
+		for _, h := range dueIDs(d.deviceCodes, limit-n, func(dc storage.DeviceCode) (time.Time, bool) {
+			return dc.ExpiresAt, expired(dc.ExpiresAt)
+		}) {
+			d.deleteDeviceCode(u, h)
 			n++
 		}
 		return nil

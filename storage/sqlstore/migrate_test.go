@@ -70,7 +70,8 @@ func testMigrateV1ToV2(t *testing.T, dsn string) {
 	exec(`INSERT INTO audit_events (time, type, actor, client_id, subject, details) VALUES (?, ?, ?, ?, ?, ?)`,
 		s.timeArg(t0), "client.created", "cli", "app", "", `{"k":"v"}`)
 
-	if err := s.Migrate(ctx); err != nil {
+	// Up to 2 only: TestMigrateV2ToV3 takes over from there.
+	if _, err := p.UpTo(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := s.Version(ctx); err != nil || v != 2 {
@@ -178,5 +179,144 @@ func testMigrateV1ToV2(t *testing.T, dsn string) {
 	checkV1(up, time.Time{}) // used_at went with the column
 	if users, err := up.ListUsers(ctx); err != nil || len(users) != 0 {
 		t.Fatalf("users after down and up: %+v, %v", users, err)
+	}
+}
+
+// TestMigrateV2ToV3 seeds a database at schema version 2 with the SQL of version 2, migrates
+// it to version 3 (device codes), checks that the seeded rows survive and that the device
+// code methods work, then migrates down to 2 and up again.
+func TestMigrateV2ToV3(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "g.db") },
+		"postgres": func(t *testing.T) string { return postgresSchemaDSN(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testMigrateV2ToV3(t, dsn(t))
+		})
+	}
+}
+
+func testMigrateV2ToV3(t *testing.T, dsn string) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+
+	s, err := Open(ctx, dsn, Options{SkipMigrations: true, MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := s.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Version(ctx); err != nil || v != 2 {
+		t.Fatalf("Version = %d, %v; want 2", v, err)
+	}
+	// Version 2 rows, written with version 2's columns only.
+	exec := func(db querier, query string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, adapt(s.dialect, query), args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+	exec(s.w, `INSERT INTO clients (id, name, grant_types, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+		"tv", "TV", `["urn:ietf:params:oauth:grant-type:device_code"]`, s.timeArg(t0), s.timeArg(t0))
+	exec(s.w, `INSERT INTO users (id, username, created_at) VALUES (?, ?, ?)`, "alice", "alice", s.timeArg(t0))
+	exec(s.w, `INSERT INTO auth_codes (hash, client_id, user_id, scopes, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		[]byte("code"), "tv", "alice", `["openid"]`, s.timeArg(t0), s.timeArg(t0.Add(time.Minute)))
+	exec(s.w, `INSERT INTO sessions (id, hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		"s1", []byte("s1"), "alice", s.timeArg(t0), s.timeArg(t0.Add(time.Hour)))
+
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Version(ctx); err != nil || v != 3 {
+		t.Fatalf("Version after migrating = %d, %v; want 3", v, err)
+	}
+	checkV2 := func(s *Store) {
+		t.Helper()
+		if c, err := s.GetClient(ctx, "tv"); err != nil || c.Name != "TV" {
+			t.Fatalf("client: %+v, %v", c, err)
+		}
+		if u, err := s.GetUser(ctx, "alice"); err != nil || !u.CreatedAt.Equal(t0) {
+			t.Fatalf("user: %+v, %v", u, err)
+		}
+		if se, err := s.GetSessionByHash(ctx, []byte("s1")); err != nil || se.UserID != "alice" {
+			t.Fatalf("session: %+v, %v", se, err)
+		}
+	}
+	checkV2(s)
+
+	// The device code methods work on the migrated schema, next to the version 2 rows.
+	dc := storage.DeviceCode{Hash: []byte("device"), UserCodeHash: []byte("user code"), ClientID: "tv",
+		Scopes: []string{"openid"}, Status: storage.DevicePending, Interval: 5, IssuedAt: t0,
+		ExpiresAt: t0.Add(10 * time.Minute)}
+	if err := s.CreateDeviceCode(ctx, dc); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DecideDeviceCode(ctx, dc.UserCodeHash, storage.DeviceApproved, "alice", t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.PollDeviceCode(ctx, dc.Hash, t0.Add(time.Second)); err != nil || got.Status != storage.DeviceApproved {
+		t.Fatalf("PollDeviceCode: %+v, %v", got, err)
+	}
+	if got, err := s.ConsumeDeviceCode(ctx, dc.Hash, t0.Add(2*time.Second)); err != nil || got.UserID != "alice" {
+		t.Fatalf("ConsumeDeviceCode: %+v, %v", got, err)
+	}
+	// The code, then the device code expire.
+	if n, err := s.DeleteExpired(ctx, t0.Add(time.Hour), 100); err != nil || n != 2 {
+		t.Fatalf("DeleteExpired = %d, %v; want 2 (the code and the device code)", n, err)
+	}
+	if err := s.CreateDeviceCode(ctx, dc); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Down to 2: the version 2 rows stay, the device codes go.
+	down, err := Open(ctx, dsn, Options{SkipMigrations: true, MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	dp, err := down.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.DownTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := down.Version(ctx); err != nil || v != 2 {
+		t.Fatalf("Version after migrating down = %d, %v; want 2", v, err)
+	}
+	checkV2(down)
+	if _, err := down.w.ExecContext(ctx, "SELECT 1 FROM device_codes"); err == nil {
+		t.Fatal("device_codes table survived migrating down")
+	}
+	if err := down.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// And up again, with Migrate as a server runs it: an empty device_codes table.
+	if err := Migrate(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	up, err := Open(ctx, dsn, Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	checkV2(up)
+	if _, err := up.GetDeviceCodeByUserCode(ctx, dc.UserCodeHash); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("device code after down and up: %v, want ErrNotFound", err)
+	}
+	if err := up.CreateDeviceCode(ctx, dc); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -74,6 +74,15 @@ type queries struct {
 
 	deleteExpiredCodes    string
 	deleteExpiredSessions string
+
+	createDeviceCode         string
+	getDeviceCodeByUserCode  string
+	getDeviceCodeByHash      string
+	decideDeviceCode         string
+	pollDeviceCode           string
+	recordDevicePoll         string
+	consumeDeviceCode        string
+	deleteExpiredDeviceCodes string
 }
 
 // Markers that adapt rewrites for PostgreSQL.
@@ -96,6 +105,13 @@ const (
 	codeColumns    = `hash, grant_id, client_id, user_id, redirect_uri, scopes, code_challenge,
 		code_challenge_method, nonce, auth_time, session_id, issued_at, expires_at, used_at`
 	sessionColumns = `id, hash, user_id, auth_time, created_at, expires_at, user_agent, ip`
+	// "interval" is a keyword in PostgreSQL.
+	deviceColumns = `hash, user_code_hash, client_id, scopes, status, user_id, auth_time,
+		"interval", last_polled_at, issued_at, expires_at, used_at`
+	// prevDeviceColumns are deviceColumns of the CTE prev in pollDeviceCode.
+	prevDeviceColumns = `prev.hash, prev.user_code_hash, prev.client_id, prev.scopes,
+		prev.status, prev.user_id, prev.auth_time, prev."interval", prev.last_polled_at,
+		prev.issued_at, prev.expires_at, prev.used_at`
 )
 
 func newQueries(dialect string) *queries {
@@ -186,6 +202,37 @@ func newQueries(dialect string) *queries {
 			SELECT hash FROM auth_codes WHERE expires_at < ? LIMIT ? ` + skipLocked + `)`,
 		deleteExpiredSessions: `DELETE FROM sessions WHERE id IN (
 			SELECT id FROM sessions WHERE expires_at < ? LIMIT ? ` + skipLocked + `)`,
+
+		createDeviceCode: `INSERT INTO device_codes (` + deviceColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		getDeviceCodeByUserCode: `SELECT ` + deviceColumns + ` FROM device_codes WHERE user_code_hash = ?`,
+		getDeviceCodeByHash:     `SELECT ` + deviceColumns + ` FROM device_codes WHERE hash = ?`,
+		// Only a pending request can be decided: of concurrent decisions exactly one matches.
+		decideDeviceCode: `UPDATE device_codes SET status = ?, user_id = ?, auth_time = ?
+			WHERE user_code_hash = ? AND status = 'pending'`,
+		// PostgreSQL only: one statement records the poll and returns the row as it was.
+		// FOR UPDATE makes a concurrent poll wait for this one and then read the row it left
+		// (READ COMMITTED follows the update), so no two polls see the same previous poll.
+		// The arguments are the hash and now, twice.
+		pollDeviceCode: `WITH prev AS (
+				SELECT ` + deviceColumns + ` FROM device_codes WHERE hash = ? FOR UPDATE)
+			UPDATE device_codes AS d SET last_polled_at = ?,
+				"interval" = CASE
+					WHEN prev.last_polled_at IS NOT NULL
+						AND ? < prev.last_polled_at + prev."interval" * INTERVAL '1 second'
+					THEN prev."interval" + 5
+					ELSE prev."interval" END
+			FROM prev WHERE d.hash = prev.hash
+			RETURNING ` + prevDeviceColumns,
+		// SQLite: PollDeviceCode reads the row and writes it back with this, in a
+		// transaction on the one writer connection (BEGIN IMMEDIATE), which serialises polls.
+		recordDevicePoll: `UPDATE device_codes SET last_polled_at = ?, "interval" = ? WHERE hash = ?`,
+		// As consumeCode: exactly one of concurrent callers matches an approved, unused row.
+		consumeDeviceCode: `UPDATE device_codes SET used_at = ?
+			WHERE hash = ? AND status = 'approved' AND used_at IS NULL
+			RETURNING ` + deviceColumns,
+		deleteExpiredDeviceCodes: `DELETE FROM device_codes WHERE hash IN (
+			SELECT hash FROM device_codes WHERE expires_at < ? LIMIT ? ` + skipLocked + `)`,
 	}
 	for _, p := range q.all() {
 		*p = adapt(dialect, *p)
@@ -210,6 +257,9 @@ func (q *queries) all() []*string {
 		&q.appendAudit, &q.deleteAuditBefore,
 		&q.deleteExpiredTokens, &q.deleteExpiredJTIs, &q.deleteExpiredKeys,
 		&q.deleteExpiredCodes, &q.deleteExpiredSessions,
+		&q.createDeviceCode, &q.getDeviceCodeByUserCode, &q.getDeviceCodeByHash,
+		&q.decideDeviceCode, &q.pollDeviceCode, &q.recordDevicePoll, &q.consumeDeviceCode,
+		&q.deleteExpiredDeviceCodes,
 	}
 }
 

@@ -9,9 +9,10 @@
 // transaction (which begin with BEGIN IMMEDIATE), and a small pool of read-only connections for
 // reads outside transactions. PostgreSQL uses one pool for both.
 //
-// Single-use records (authorization codes, refresh tokens) are redeemed by one conditional
-// UPDATE … RETURNING, so that of concurrent redemptions on any connection or node exactly one
-// wins, inside a transaction or not.
+// Single-use records (authorization codes, refresh tokens, device codes) are redeemed by one
+// conditional UPDATE … RETURNING, so that of concurrent redemptions on any connection or node
+// exactly one wins, inside a transaction or not. Device code polls are serialised: one
+// UPDATE on PostgreSQL, a transaction on the one writer connection on SQLite.
 //
 // Times are stored in UTC with microsecond precision (SQLite: INTEGER unix microseconds;
 // PostgreSQL: timestamptz); the zero time.Time is stored as NULL. Lists and maps are JSON text.

@@ -25,6 +25,8 @@ func concurrencyTests() []test {
 		{"CreateUserSameUsername", testConcurrentCreateUser},
 		{"ConsumeCode", testConcurrentConsumeCode},
 		{"UseToken", testConcurrentUseToken},
+		{"ConsumeDeviceCode", testConcurrentConsumeDeviceCode},
+		{"PollDeviceCode", testConcurrentPollDeviceCode},
 	}
 }
 
@@ -117,6 +119,92 @@ func testConcurrentUseToken(t *testing.T, s storage.Store) {
 	stored, err := s.GetTokenByHash(ctx, tok.Hash)
 	must(t, err, "GetTokenByHash")
 	checkEqual(t, "token after the race", stored, want)
+}
+
+// testConcurrentConsumeDeviceCode exchanges one approved device code from every goroutine:
+// one wins, and every other gets the request as the winner left it and ErrAlreadyUsed.
+func testConcurrentConsumeDeviceCode(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	createClients(t, s, "tv")
+	createUsers(t, s, "alice")
+	dc := approvedDeviceCode("d1", "tv", "alice")
+	must(t, s.CreateDeviceCode(ctx, dc), "CreateDeviceCode")
+	when := func(i int) time.Time { return at(time.Duration(i+1) * time.Second) }
+	got := make([]storage.DeviceCode, concurrency)
+	errs := parallel(concurrency, func(i int) error {
+		var err error
+		got[i], err = s.ConsumeDeviceCode(ctx, dc.Hash, when(i))
+		return err
+	})
+	winner := exactlyOneUse(t, "concurrent ConsumeDeviceCode of one device code", errs)
+	if winner < 0 {
+		return
+	}
+	want := dc
+	want.UsedAt = when(winner)
+	for i := range concurrency {
+		checkEqual(t, fmt.Sprintf("device code returned by concurrent ConsumeDeviceCode %d", i), got[i], want)
+	}
+	checkDevice(t, s, "device code after the race", want)
+}
+
+// testConcurrentPollDeviceCode polls one device code from every goroutine, each at its own
+// time, all within the interval of each other. Polls must not overlap: each sees the poll
+// before it, so exactly one sees no previous poll, every other sees the time of another
+// poll (each time seen once), and the interval grows by 5 at each poll but the first.
+func testConcurrentPollDeviceCode(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	createClients(t, s, "tv")
+	dc := newDeviceCode("d1", "tv")
+	must(t, s.CreateDeviceCode(ctx, dc), "CreateDeviceCode")
+	when := func(i int) time.Time { return at(time.Duration(i+1) * time.Millisecond) }
+	got := make([]storage.DeviceCode, concurrency)
+	errs := parallel(concurrency, func(i int) error {
+		var err error
+		got[i], err = s.PollDeviceCode(ctx, dc.Hash, when(i))
+		return err
+	})
+	for i, err := range errs {
+		must(t, err, fmt.Sprintf("concurrent PollDeviceCode %d", i))
+	}
+	final, err := s.GetDeviceCodeByUserCode(ctx, dc.UserCodeHash)
+	must(t, err, "GetDeviceCodeByUserCode")
+
+	// Each time is seen by the next poll, or is the last poll's: the final LastPolledAt.
+	seen := map[time.Time]int{final.LastPolledAt.UTC(): 1}
+	var intervals []int
+	firsts := 0
+	for i, g := range got {
+		want := dc
+		want.LastPolledAt, want.Interval = g.LastPolledAt, g.Interval
+		checkEqual(t, fmt.Sprintf("device code returned by concurrent PollDeviceCode %d (other fields)", i), g, want)
+		if g.LastPolledAt.IsZero() {
+			firsts++
+		} else {
+			seen[g.LastPolledAt.UTC()]++
+		}
+		intervals = append(intervals, g.Interval)
+	}
+	if firsts != 1 {
+		t.Errorf("%d concurrent polls saw no previous poll, want exactly 1", firsts)
+	}
+	for i := range concurrency {
+		if n := seen[when(i).UTC()]; n != 1 {
+			t.Errorf("the time of poll %d was seen %d times (as a previous poll or the final one), want once", i, n)
+		}
+	}
+	// The first poll and the second see 5, then each sees 5 more than the one before.
+	slices.Sort(intervals)
+	wantIntervals := []int{5}
+	for i := range concurrency - 1 {
+		wantIntervals = append(wantIntervals, 5*(i+1))
+	}
+	if !slices.Equal(intervals, wantIntervals) {
+		t.Errorf("intervals seen by concurrent polls: %v, want %v", intervals, wantIntervals)
+	}
+	want := dc
+	want.LastPolledAt, want.Interval = final.LastPolledAt, 5*concurrency
+	checkEqual(t, "device code after concurrent polls", final, want)
 }
 
 // parallel runs fn(0) … fn(n-1) in n goroutines released at once, and returns their errors

@@ -98,6 +98,13 @@ func testContextCancelled(t *testing.T, s storage.Store) {
 		{"GetSessionByHash", func() error { _, err := s.GetSessionByHash(ctx, sessionHash("se-keep")); return err }},
 		{"ListSessions", func() error { _, err := s.ListSessions(ctx, "u-keep"); return err }},
 		{"DeleteSession", func() error { return s.DeleteSession(ctx, "se-del") }},
+		{"CreateDeviceCode", func() error { return s.CreateDeviceCode(ctx, newDeviceCode("d-new", "keep")) }},
+		{"GetDeviceCodeByUserCode", func() error { _, err := s.GetDeviceCodeByUserCode(ctx, userCodeHash("d-dec")); return err }},
+		{"DecideDeviceCode", func() error {
+			return s.DecideDeviceCode(ctx, userCodeHash("d-dec"), storage.DeviceApproved, "u-keep", at(0))
+		}},
+		{"PollDeviceCode", func() error { _, err := s.PollDeviceCode(ctx, deviceHash("d-poll"), at(0)); return err }},
+		{"ConsumeDeviceCode", func() error { _, err := s.ConsumeDeviceCode(ctx, deviceHash("d-use"), at(0)); return err }},
 		{"InTx", func() error {
 			return s.InTx(ctx, func(tx storage.Store) error {
 				// Whether fn runs at all is up to the backend; if it does, nothing it writes

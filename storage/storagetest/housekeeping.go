@@ -30,6 +30,7 @@ type expiryFixture struct {
 	dueKeys, keptKeys     []string // kept keys in ListKeys order
 	dueCodes, keptCodes   []string
 	dueSess, keptSess     []string
+	dueDevs, keptDevs     []string
 }
 
 func writeExpiryFixture(t *testing.T, s storage.Store) expiryFixture {
@@ -114,17 +115,37 @@ func writeExpiryFixture(t *testing.T, s storage.Store) expiryFixture {
 		must(t, s.CreateSession(ctx, se), "CreateSession "+id)
 		i++
 	}
+	devices := map[string]time.Time{
+		"due-d0": f.now.Add(-time.Microsecond), "due-d1": at(-time.Hour), "due-d2": at(-5 * time.Minute),
+		"due-d3":     at(-48 * time.Hour),
+		"keep-d-now": f.now, "keep-d-later": at(10 * time.Minute), "keep-d-zero": {},
+	}
+	for name, exp := range devices {
+		dc := newDeviceCode(name, "app")
+		dc.IssuedAt, dc.ExpiresAt = at(-72*time.Hour), exp
+		// Whatever the state, an expired request goes.
+		switch name {
+		case "due-d1", "keep-d-later":
+			dc.Status, dc.UserID, dc.AuthTime = storage.DeviceApproved, "alice", at(-71*time.Hour)
+			dc.UsedAt = at(-70 * time.Hour)
+		case "due-d2":
+			dc.Status = storage.DeviceDenied
+		}
+		must(t, s.CreateDeviceCode(ctx, dc), "CreateDeviceCode "+name)
+	}
 	f.dueTokens, f.keptTokens = split(slices.Sorted(maps.Keys(tokens)))
 	f.dueJTIs, f.keptJTIs = split(slices.Sorted(maps.Keys(jtis)))
 	f.dueKeys, f.keptKeys = split(keyIDs)
 	f.dueCodes, f.keptCodes = split(slices.Sorted(maps.Keys(codes)))
 	f.dueSess, f.keptSess = split(slices.Sorted(maps.Keys(sessions)))
+	f.dueDevs, f.keptDevs = split(slices.Sorted(maps.Keys(devices)))
 	return f
 }
 
 // due is how many rows the fixture has due.
 func (f expiryFixture) due() int {
-	return len(f.dueTokens) + len(f.dueJTIs) + len(f.dueKeys) + len(f.dueCodes) + len(f.dueSess)
+	return len(f.dueTokens) + len(f.dueJTIs) + len(f.dueKeys) + len(f.dueCodes) + len(f.dueSess) +
+		len(f.dueDevs)
 }
 
 // check checks that the due rows are gone, if gone, and that the kept rows are there.
@@ -195,6 +216,20 @@ func (f expiryFixture) check(t *testing.T, s storage.Store, gone bool) {
 				t.Errorf("session %s: %v, want it kept", id, err)
 			case !ids.present && !errors.Is(err, storage.ErrNotFound):
 				t.Errorf("session %s: got %v, want ErrNotFound (deleted)", id, err)
+			}
+		}
+	}
+	for _, ids := range []struct {
+		names   []string
+		present bool
+	}{{f.dueDevs, !gone}, {f.keptDevs, true}} {
+		for _, name := range ids.names {
+			_, err := s.GetDeviceCodeByUserCode(ctx, userCodeHash(name))
+			switch {
+			case ids.present && err != nil:
+				t.Errorf("device code %s: %v, want it kept", name, err)
+			case !ids.present && !errors.Is(err, storage.ErrNotFound):
+				t.Errorf("device code %s: got %v, want ErrNotFound (deleted)", name, err)
 			}
 		}
 	}

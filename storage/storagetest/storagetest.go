@@ -52,12 +52,19 @@
 //     ConsumeCode, GetSessionByHash), and GetUserByUsername matches the username exactly:
 //     case matters, and '%' and '_' are plain characters.
 //   - CreateUser conflicts on ID and, separately, on Username; CreateSession on ID and on
-//     Hash; CreateCode on Hash. UpdateUser to a username another user has returns ErrConflict
+//     Hash; CreateCode on Hash; CreateDeviceCode on Hash and, separately, on UserCodeHash. UpdateUser to a username another user has returns ErrConflict
 //     and changes nothing; keeping its own username is not a conflict.
 //   - GetUser, GetUserByUsername, GetConsent, GetSessionByHash, UseToken and ConsumeCode with
 //     a key that does not exist return ErrNotFound, like the Update* and Delete* methods.
 //   - RevokeTokens and ListTokens with an empty TokenFilter return an error (any non-nil one)
 //     and write nothing.
+//   - GetDeviceCodeByUserCode and DecideDeviceCode look a device request up by its user code
+//     hash, PollDeviceCode and ConsumeDeviceCode by its device code hash; with a hash that
+//     does not exist they return ErrNotFound and write nothing. Like every lookup by hash
+//     they match the whole hash exactly, and one request's device code hash does not find it
+//     by user code, nor the reverse.
+//   - DecideDeviceCode with a status other than DeviceApproved or DeviceDenied returns an
+//     error (any non-nil one, whatever the request's state) and writes nothing.
 //
 // # Updates and deletes
 //
@@ -80,7 +87,9 @@
 // # References
 //
 // The suite creates the client and the user a consent, code or session names before writing
-// it, and a token's client, so a backend may enforce those references (it must then still
+// it, a token's client, a device request's client, and the user of an approval before
+// writing it (DecideDeviceCode, or a request written approved), so a backend may enforce
+// those references (it must then still
 // pass DeleteUser above). These fields are not references, and the suite writes values that
 // name nothing: Token.Subject (a client id for client credentials), Token.GrantID,
 // AuthCode.GrantID, AuthCode.SessionID, Revocation.ClientID.
@@ -96,6 +105,27 @@
 // returns the token with it, whatever its Kind and ExpiresAt. On a token used or revoked
 // before (including one written that way) it returns the token as stored and
 // ErrAlreadyUsed, and writes nothing: a revoked token stays unused.
+//
+// # Device authorization requests
+//
+// DecideDeviceCode(userCodeHash, status, userID, authTime) on a pending request sets its
+// Status to status and, for DeviceApproved, its UserID and AuthTime to userID and authTime.
+// The suite denies with an empty userID and a zero authTime, so a backend may record or drop
+// them on a denial. On a request that is not pending (approved, used or not, or denied) it
+// returns ErrAlreadyUsed and writes nothing, whatever the status asked for.
+//
+// PollDeviceCode(hash, now) returns the request as stored before the call, and stores now as
+// its LastPolledAt. If the stored LastPolledAt is not zero and now is less than Interval
+// seconds after it, it also adds 5 to Interval: a poll exactly Interval seconds after the
+// previous one is not too soon, one a microsecond earlier is (the comparison has microsecond
+// precision). The first poll of a request (zero LastPolledAt) never grows Interval. It changes
+// nothing else, and polls requests in any state: pending, approved, denied, used or expired.
+//
+// ConsumeDeviceCode(hash, now) on an approved request with a zero UsedAt sets UsedAt to now
+// and returns the request with it, whatever ExpiresAt says (expiry is the caller's to check).
+// On a request used before (including one written with UsedAt set), pending or denied, it
+// returns the request as stored with ErrAlreadyUsed and writes nothing: a pending request
+// can still be approved and exchanged afterwards.
 //
 // # Revoking and listing tokens by filter
 //
@@ -133,11 +163,12 @@
 //
 // # Housekeeping
 //
-// DeleteExpired(ctx, now, limit) deletes tokens, deny-list entries, codes and sessions whose
-// ExpiresAt is strictly before now, and keys in state KeyPrevious whose NotAfter is strictly
-// before now. Codes are deleted whether used or not, tokens whether revoked or used or not.
+// DeleteExpired(ctx, now, limit) deletes tokens, deny-list entries, codes, sessions and
+// device requests whose ExpiresAt is strictly before now, and keys in state KeyPrevious whose
+// NotAfter is strictly before now. Codes are deleted whether used or not, tokens whether
+// revoked or used or not, device requests whatever their Status and UsedAt.
 // It never deletes a next or current key (whatever its NotAfter), nor a row whose time is the
-// zero time, equal to now, or later. It deletes at most limit rows in total (all five kinds
+// zero time, equal to now, or later. It deletes at most limit rows in total (all six kinds
 // together) and returns how many it deleted; while rows are due it deletes at least one, so
 // calling it until it returns 0 deletes them all. A limit of 0 deletes nothing.
 // DeleteAuditBefore(ctx, before, limit) is the same for audit events whose Time is strictly
@@ -148,7 +179,8 @@
 // InTx commits when fn returns nil. When fn returns an error, every write made through the
 // tx Store is undone (creates, updates, deletes, revocations, audit events, DeleteExpired and
 // DeleteAuditBefore, and of the user-facing aggregates: users, consents, sessions, a consumed
-// code, a used token, RevokeTokens and DeleteUser) and InTx returns an error that matches
+// code, a used token, RevokeTokens and DeleteUser, and a created, decided, polled and
+// exchanged device request) and InTx returns an error that matches
 // fn's with errors.Is. When fn panics, the writes are undone and InTx panics again with the
 // same value. InTx on the tx
 // Store runs fn in the same transaction: its writes commit or roll back with the outer ones.
@@ -165,6 +197,12 @@
 // token keeps one of the times given. Consuming the same code, or using the same token
 // (UseToken): exactly one call returns nil and the record marked used at its time; every
 // other returns ErrAlreadyUsed and the record as the winner left it (the winner's UsedAt).
+// Exchanging the same approved device request (ConsumeDeviceCode) is the same: one winner.
+// Polling the same device request from every goroutine, each at its own time and all
+// within Interval seconds of each other: every call returns nil, and the polls behave as if
+// one ran after the other: exactly one returns a zero LastPolledAt, every other returns the
+// time of another poll (each time returned once, the last poll's being the stored
+// LastPolledAt), and Interval grows by 5 at every poll but the first.
 // Transactions that each read a client and update it, and append an audit event: each
 // returns nil or an error matching ErrConflict (a backend may map a serialization failure to
 // it; callers retry), at least one succeeds, the final client is exactly the record written
@@ -216,6 +254,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Consents", consentTests()},
 		{"Codes", codeTests()},
 		{"Sessions", sessionTests()},
+		{"DeviceCodes", deviceCodeTests()},
 		{"Times", timeTests()},
 		{"Tx", txTests()},
 		{"Housekeeping", housekeepingTests()},

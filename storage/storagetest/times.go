@@ -94,6 +94,22 @@ func testTimeRoundTrip(t *testing.T, s storage.Store) {
 		code.UsedAt = tm
 		checkEqual(t, "code with time "+fmtTime(tm), gotCode, code)
 
+		dc := newDeviceCode(id, id)
+		dc.IssuedAt, dc.ExpiresAt, dc.LastPolledAt = west(tm), tm, west(tm)
+		must(t, s.CreateDeviceCode(ctx, dc), "CreateDeviceCode")
+		checkDevice(t, s, "device code with time "+fmtTime(tm), dc)
+		must(t, s.DecideDeviceCode(ctx, dc.UserCodeHash, storage.DeviceApproved, id, west(tm)), "DecideDeviceCode")
+		dc.Status, dc.UserID, dc.AuthTime = storage.DeviceApproved, id, tm
+		polled, err := s.PollDeviceCode(ctx, dc.Hash, west(tm))
+		must(t, err, "PollDeviceCode")
+		checkEqual(t, "device code returned by PollDeviceCode at "+fmtTime(tm), polled, dc)
+		dc.LastPolledAt, dc.Interval = tm, dc.Interval+5
+		used, err := s.ConsumeDeviceCode(ctx, dc.Hash, tm)
+		must(t, err, "ConsumeDeviceCode")
+		dc.UsedAt = tm
+		checkEqual(t, "device code returned by ConsumeDeviceCode at "+fmtTime(tm), used, dc)
+		checkDevice(t, s, "used device code with time "+fmtTime(tm), dc)
+
 		e := newEvent(id, id, tm)
 		must(t, s.AppendAudit(ctx, e), "AppendAudit")
 		events, err := s.ListAudit(ctx, storage.AuditFilter{Type: id})

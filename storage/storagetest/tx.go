@@ -82,6 +82,18 @@ func seed(t *testing.T, s storage.Store) {
 	for _, tok := range []storage.Token{refreshToken("t-use", "keep", "u-keep", "g-use"), grant, user} {
 		must(t, s.CreateToken(ctx, tok), "CreateToken")
 	}
+
+	// Device codes: one to decide, one to poll, one to exchange, one past its time.
+	expiredDevice := newDeviceCode("d-exp", "keep")
+	expiredDevice.ExpiresAt = txNow().Add(-time.Minute)
+	for _, dc := range []storage.DeviceCode{
+		newDeviceCode("d-dec", "keep"),
+		newDeviceCode("d-poll", "keep"),
+		approvedDeviceCode("d-use", "keep", "u-keep"),
+		expiredDevice,
+	} {
+		must(t, s.CreateDeviceCode(ctx, dc), "CreateDeviceCode")
+	}
 }
 
 // writeEverything makes one write of every kind through s (the tx Store) and checks each
@@ -130,9 +142,15 @@ func writeEverything(ctx context.Context, s storage.Store) error {
 		{"RevokeTokens", func() error {
 			return wantRevoked(s.RevokeTokens(ctx, storage.TokenFilter{GrantID: "g-tx"}, txNow()))(1)
 		}},
+		{"CreateDeviceCode", func() error { return s.CreateDeviceCode(ctx, newDeviceCode("d-new", "new")) }},
+		{"DecideDeviceCode", func() error {
+			return s.DecideDeviceCode(ctx, userCodeHash("d-dec"), storage.DeviceApproved, "u-keep", txNow())
+		}},
+		{"PollDeviceCode", func() error { _, err := s.PollDeviceCode(ctx, deviceHash("d-poll"), txNow()); return err }},
+		{"ConsumeDeviceCode", func() error { _, err := s.ConsumeDeviceCode(ctx, deviceHash("d-use"), txNow()); return err }},
 		{"DeleteExpired", func() error {
-			// t-exp, j-exp, k-prev, c-exp and se-exp.
-			return wantCount(s.DeleteExpired(ctx, txNow(), 100))(5)
+			// t-exp, j-exp, k-prev, c-exp, se-exp and d-exp.
+			return wantCount(s.DeleteExpired(ctx, txNow(), 100))(6)
 		}},
 		{"DeleteAuditBefore", func() error {
 			return wantCount(s.DeleteAuditBefore(ctx, txNow().Add(-24*time.Hour), 100))(1)
@@ -283,6 +301,22 @@ func checkWritten(t *testing.T, s storage.Store, where string) {
 	if tok, err := s.GetTokenByHash(ctx, tokenHash("t-user")); err != nil || tok.RevokedAt.IsZero() {
 		fail("token of the deleted user: got RevokedAt %s, %v; want it revoked", fmtTime(tok.RevokedAt), err)
 	}
+
+	if _, err := s.GetDeviceCodeByUserCode(ctx, userCodeHash("d-new")); err != nil {
+		fail("created device code: %v", err)
+	}
+	if dc, err := s.GetDeviceCodeByUserCode(ctx, userCodeHash("d-dec")); err != nil || dc.Status != storage.DeviceApproved || dc.UserID != "u-keep" {
+		fail("approved device code: got %+v, %v", dc, err)
+	}
+	if dc, err := s.GetDeviceCodeByUserCode(ctx, userCodeHash("d-poll")); err != nil || !dc.LastPolledAt.Equal(txNow()) {
+		fail("polled device code: got LastPolledAt %s, %v; want %s", fmtTime(dc.LastPolledAt), err, fmtTime(txNow()))
+	}
+	if dc, err := s.GetDeviceCodeByUserCode(ctx, userCodeHash("d-use")); err != nil || !dc.UsedAt.Equal(txNow()) {
+		fail("exchanged device code: got UsedAt %s, %v; want %s", fmtTime(dc.UsedAt), err, fmtTime(txNow()))
+	}
+	if _, err := s.GetDeviceCodeByUserCode(ctx, userCodeHash("d-exp")); !errors.Is(err, storage.ErrNotFound) {
+		fail("device code d-exp (deleted): got %v, want ErrNotFound", err)
+	}
 }
 
 // snapshot is everything the transaction tests can read back.
@@ -298,6 +332,14 @@ type snapshot struct {
 	Consents [][]storage.Consent // of snapshotUsers
 	Sessions [][]storage.Session // of snapshotUsers
 	Codes    []codeState
+
+	DeviceCodes []deviceState
+}
+
+// deviceState is what GetDeviceCodeByUserCode found.
+type deviceState struct {
+	Found bool
+	Code  storage.DeviceCode
 }
 
 // snapshotUsers are the users whose consents and sessions a snapshot holds.
@@ -363,6 +405,13 @@ func takeSnapshot(t *testing.T, s storage.Store) snapshot {
 			t.Fatalf("ConsumeCode %s: %v", name, err)
 		}
 		snap.Codes = append(snap.Codes, st)
+	}
+	for _, name := range []string{"d-dec", "d-poll", "d-use", "d-exp", "d-new"} {
+		dc, err := s.GetDeviceCodeByUserCode(ctx, userCodeHash(name))
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("GetDeviceCodeByUserCode %s: %v", name, err)
+		}
+		snap.DeviceCodes = append(snap.DeviceCodes, deviceState{Found: err == nil, Code: dc})
 	}
 	return snap
 }
