@@ -41,6 +41,11 @@ type Options struct {
 	PKCEOptional bool
 	// AllowPlainPKCE accepts code_challenge_method=plain.
 	AllowPlainPKCE bool
+	// DeviceCodeLifetime is how long a device code and its user code are valid (RFC 8628);
+	// default 10 minutes. DevicePollInterval is the polling interval announced to devices,
+	// in whole seconds; default 5 seconds.
+	DeviceCodeLifetime time.Duration
+	DevicePollInterval time.Duration
 }
 
 // implicitEnabled reports whether the implicit grant (front-channel tokens) is enabled: only
@@ -117,6 +122,13 @@ func New(opts Options, deps Deps) (*Provider, error) {
 	if opts.CodeLifetime <= 0 {
 		opts.CodeLifetime = time.Minute
 	}
+	if opts.DeviceCodeLifetime <= 0 {
+		opts.DeviceCodeLifetime = DefaultDeviceCodeLifetime
+	}
+	if opts.DevicePollInterval <= 0 {
+		opts.DevicePollInterval = DefaultDevicePollInterval
+	}
+	opts.DevicePollInterval = max(opts.DevicePollInterval.Truncate(time.Second), time.Second)
 	usersInStore := deps.Users == nil
 	if usersInStore {
 		deps.Users = deps.Store
@@ -128,11 +140,11 @@ func New(opts Options, deps Deps) (*Provider, error) {
 		sealer: deps.Sealer, idTokens: deps.IDTokens, users: deps.Users, usersInStore: usersInStore, throttle: deps.Throttle,
 		grants: map[string]grant{}}
 	p.cache = newCache(deps.Store, opts.CacheTTL, deps.Now)
-	all := []grant{clientCredentialsGrant{}, authorizationCodeGrant{}, refreshTokenGrant{}, passwordGrant{}}
+	all := []grant{clientCredentialsGrant{}, authorizationCodeGrant{}, refreshTokenGrant{}, passwordGrant{}, deviceCodeGrant{}}
 	enabled := opts.GrantTypes
 	if enabled == nil {
 		// Every grant but the legacy ones that must be asked for by name.
-		enabled = []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}
+		enabled = []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantDeviceCode}
 		p.opts.GrantTypes = enabled
 	}
 	for _, g := range all {
@@ -164,6 +176,9 @@ type Metadata struct {
 	CodeChallengeMethods []string
 	// OpenID reports whether ID tokens are issued (Deps.IDTokens set).
 	OpenID bool
+	// DeviceAuthorization reports whether the device grant is enabled, and with it the
+	// device authorization endpoint and the verification page (RFC 8628).
+	DeviceAuthorization bool
 }
 
 // Metadata describes the registered features.
@@ -174,6 +189,7 @@ func (p *Provider) Metadata() Metadata {
 		TokenAuthMethods:      []string{AuthMethodBasic, AuthMethodPost},
 		AccessTokenAlgorithms: []string{p.opts.AccessTokenAlgorithm},
 		OpenID:                p.idTokens != nil,
+		DeviceAuthorization:   p.deviceEnabled(),
 	}
 	_, code := p.grants[GrantAuthorizationCode]
 	if p.opts.implicitEnabled() {
@@ -193,7 +209,7 @@ func (p *Provider) Metadata() Metadata {
 			m.CodeChallengeMethods = append(m.CodeChallengeMethods, PKCEPlain)
 		}
 	}
-	if _, ok := p.grants[GrantAuthorizationCode]; ok || p.grants[GrantRefreshToken] != nil || p.grants[GrantPassword] != nil {
+	if _, ok := p.grants[GrantAuthorizationCode]; ok || p.grants[GrantRefreshToken] != nil || p.grants[GrantPassword] != nil || p.deviceEnabled() {
 		m.TokenAuthMethods = append(m.TokenAuthMethods, AuthMethodNone)
 	}
 	return m

@@ -72,6 +72,7 @@ type metadata struct {
 	EndSessionEndpoint                        string   `json:"end_session_endpoint,omitempty"`
 	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
 	RevocationEndpoint                        string   `json:"revocation_endpoint"`
+	DeviceAuthorizationEndpoint               string   `json:"device_authorization_endpoint,omitempty"`
 	ScopesSupported                           []string `json:"scopes_supported,omitempty"`
 	ResponseTypesSupported                    []string `json:"response_types_supported"`
 	ResponseModesSupported                    []string `json:"response_modes_supported,omitempty"`
@@ -128,6 +129,9 @@ func (s *Server) buildMetadata(scopes []string, openid bool) (document, error) {
 		doc.ResponseModesSupported = md.ResponseModes
 		doc.CodeChallengeMethodsSupported = md.CodeChallengeMethods
 		doc.AuthorizationResponseIssParameterSupported = true
+	}
+	if md.DeviceAuthorization {
+		doc.DeviceAuthorizationEndpoint = s.base + PathDeviceAuthorization
 	}
 	if s.idTokens != nil {
 		doc.UserinfoEndpoint = s.base + PathUserinfo

@@ -29,6 +29,7 @@ func TestMetadataDocuments(t *testing.T) {
 	browserKeys := []string{"authorization_endpoint", "response_modes_supported", "code_challenge_methods_supported",
 		"authorization_response_iss_parameter_supported"}
 	oidcEndpoints := []string{"userinfo_endpoint", "end_session_endpoint"}
+	deviceKeys := []string{"device_authorization_endpoint"}
 	oidcOnly := []string{"id_token_signing_alg_values_supported", "claims_supported"}
 	cat := func(lists ...[]string) []string { return slices.Concat(lists...) }
 	cases := []struct {
@@ -65,12 +66,16 @@ func TestMetadataDocuments(t *testing.T) {
 		{
 			name: "OpenID Connect",
 			docs: map[string][]string{
-				"/.well-known/oauth-authorization-server": cat(oauthKeys, browserKeys, oidcEndpoints),
-				"/.well-known/openid-configuration":       cat(oauthKeys, browserKeys, oidcEndpoints, oidcOnly, []string{"subject_types_supported"}),
+				"/.well-known/oauth-authorization-server": cat(oauthKeys, browserKeys, oidcEndpoints, deviceKeys),
+				"/.well-known/openid-configuration":       cat(oauthKeys, browserKeys, oidcEndpoints, deviceKeys, oidcOnly, []string{"subject_types_supported"}),
 			},
 			check: func(t *testing.T, m map[string]any, strs func(string) []string, openid bool) {
-				if got := strs("grant_types_supported"); !slices.Equal(got, []string{"client_credentials", "authorization_code", "refresh_token"}) {
+				if got := strs("grant_types_supported"); !slices.Equal(got, []string{"client_credentials", "authorization_code", "refresh_token",
+					"urn:ietf:params:oauth:grant-type:device_code"}) {
 					t.Errorf("grant_types_supported %v", got)
+				}
+				if m["device_authorization_endpoint"] != m["issuer"].(string)+"/oauth2/device_authorization" {
+					t.Errorf("device_authorization_endpoint %v", m["device_authorization_endpoint"])
 				}
 				if got := strs("scopes_supported"); !slices.Equal(got, []string{"admin", "email", "offline_access", "openid", "profile", "read", "write"}) {
 					t.Errorf("scopes_supported %v", got)

@@ -21,7 +21,8 @@ const msgLoginFailed = "Invalid username or password."
 const maxAuditUsername = 256
 
 // handleLoginPage shows the sign-in form: for an authorization request (?req=…), or, on a
-// direct visit, to go to the account page (straight there when already signed in).
+// direct visit, to go to the account page or the device page named by ?return_to= (straight
+// there when already signed in).
 func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	var f *flow
 	if sealed := r.URL.Query().Get("req"); sealed != "" {
@@ -35,13 +36,15 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if sess != nil {
-			seeOther(w, r, PathAccount)
+			seeOther(w, r, afterLogin(r.URL.Query().Get("return_to")))
 			return
 		}
 	}
 	page := ui.LoginPage{CSRF: s.csrfToken(w, r)}
 	if f != nil {
 		page.Username = f.req.LoginHint
+	} else {
+		page.ReturnTo = safeReturnTo(r.URL.Query().Get("return_to"))
 	}
 	s.showLogin(w, r, http.StatusOK, f, page)
 }
@@ -78,6 +81,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	u, err := s.provider.AuthenticateUser(ctx, username, password, ip)
 	if err != nil {
 		page := ui.LoginPage{CSRF: s.csrfToken(w, r), Username: username}
+		if f == nil {
+			page.ReturnTo = safeReturnTo(form.Get("return_to"))
+		}
 		if len(page.Username) > maxAuditUsername {
 			page.Username = ""
 		}
@@ -116,10 +122,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(r, storage.AuditEvent{Type: "login.succeeded", Actor: u.ID, Subject: u.ID, ClientID: clientID, Details: details})
 	if f == nil {
-		seeOther(w, r, PathAccount)
+		seeOther(w, r, afterLogin(form.Get("return_to")))
 		return
 	}
 	s.continueAuthorize(w, r, f, sess, true)
+}
+
+// afterLogin is where a sign-in without an authorization request goes: back to the page
+// that sent the user (only the device page is accepted, see safeReturnTo), else the account
+// page.
+func afterLogin(returnTo string) string {
+	if rt := safeReturnTo(returnTo); rt != "" {
+		return rt
+	}
+	return PathAccount
 }
 
 func capitalize(s string) string {

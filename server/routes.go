@@ -77,6 +77,7 @@ func (s *Server) publicHandler() http.Handler {
 		x.handle("OPTIONS "+path, false, cors(h))
 	}
 	s.browser(x)
+	s.device(x)
 	s.operations(x)
 	for pattern, h := range s.mounts {
 		x.handle(pattern, false, h)

@@ -7,7 +7,9 @@
 //
 // The public handler serves the protocol endpoints and the browser side: the authorization
 // endpoint, the login, consent, logout and account pages (sessions in a cookie, CSRF tokens
-// bound to a per-browser cookie) and, with OpenID Connect, userinfo and RP-initiated logout.
+// bound to a per-browser cookie), with the device grant the device authorization endpoint and
+// the /device verification page (RFC 8628), and, with OpenID Connect, userinfo and
+// RP-initiated logout.
 // The admin handler serves operations endpoints (health, metrics, pprof) and is meant for a
 // separate, private listener.
 package server

@@ -15,6 +15,10 @@
 //   - logout: POST /logout with csrf, the hidden LogoutPage.Fields, and decision ("logout" or
 //     "stay").
 //   - form_post: POST to FormPostPage.Action with the hidden FormPostPage.Fields.
+//   - device: POST to DevicePage.Action (the current URL when empty): csrf, user_code.
+//   - device_confirm: POST to DeviceConfirmPage.Action (the current URL when empty): csrf,
+//     user_code, decision ("approve" or "deny").
+//   - login also carries LoginPage.ReturnTo as "return_to" when set.
 package ui
 
 import (
@@ -59,6 +63,9 @@ type LoginPage struct {
 	Request string
 	// Action is the form's target; empty posts to the current URL.
 	Action string
+	// ReturnTo is the local page to go back to after signing in (the device page), sent
+	// back as "return_to".
+	ReturnTo string
 }
 
 // ScopeItem is one scope on the consent page.
@@ -131,16 +138,52 @@ type CallbackPage struct {
 	ExpiresIn    int64
 }
 
+// Device page results (DevicePage.Result).
+const (
+	DeviceApproved = "approved"
+	DeviceDenied   = "denied"
+)
+
+// DevicePage is the data of the "device" page (RFC 8628 verification page): the form where
+// the user enters the code their device shows, or, with Result set, the end of the flow.
+type DevicePage struct {
+	// UserCode prefills the field (from verification_uri_complete).
+	UserCode string
+	// Error is shown above the form (a wrong code, say).
+	Error    string
+	Username string
+	CSRF     string
+	Action   string
+	// Result is DeviceApproved or DeviceDenied once the user has decided; ClientName is
+	// then the application the device runs.
+	Result     string
+	ClientName string
+}
+
+// DeviceConfirmPage is the data of the "device_confirm" page: what the device's application
+// asks for, with Approve and Deny.
+type DeviceConfirmPage struct {
+	ClientName string
+	Scopes     []ScopeItem
+	// UserCode is shown (for the user to compare with the device) and posted back.
+	UserCode string
+	Username string
+	CSRF     string
+	Action   string
+}
+
 // pageTypes names each page and the zero value used when Render is given nil data.
 func pageTypes() map[string]any {
 	return map[string]any{
-		"login":     LoginPage{},
-		"consent":   ConsentPage{},
-		"error":     ErrorPage{},
-		"form_post": FormPostPage{},
-		"account":   AccountPage{},
-		"logout":    LogoutPage{},
-		"callback":  CallbackPage{},
+		"login":          LoginPage{},
+		"consent":        ConsentPage{},
+		"error":          ErrorPage{},
+		"form_post":      FormPostPage{},
+		"account":        AccountPage{},
+		"logout":         LogoutPage{},
+		"callback":       CallbackPage{},
+		"device":         DevicePage{},
+		"device_confirm": DeviceConfirmPage{},
 	}
 }
 

@@ -35,6 +35,11 @@ func samples() map[string]any {
 			Fields: []ui.Field{{Name: "id_token_hint", Value: "eyJ" + evil}, {Name: "state", Value: "s"}}},
 		"callback": ui.CallbackPage{AccessToken: "at" + evil, IDToken: "idt" + evil, RefreshToken: "rt" + evil,
 			AccessClaims: "{\n  \"sub\": \"" + evil + "\"\n}", IDClaims: "{}", Scope: "openid " + evil, ExpiresIn: 3600},
+		"device": ui.DevicePage{UserCode: "WDJB-MJHT" + evil, Error: "That code is not valid " + evil, Username: "alice" + evil,
+			CSRF: "csrf-token-1", Action: "/device"},
+		"device_confirm": ui.DeviceConfirmPage{ClientName: "TV " + evil, UserCode: "WDJB-MJHT" + evil, Username: "alice",
+			CSRF: "csrf-token-1", Action: "/device", Scopes: []ui.ScopeItem{{Name: "openid", Description: "Sign you in"},
+				{Name: "tv:watch" + evil, Description: "Watch " + evil}}},
 	}
 }
 
@@ -43,6 +48,7 @@ func zeros() map[string]any {
 	return map[string]any{
 		"login": ui.LoginPage{}, "consent": ui.ConsentPage{}, "error": ui.ErrorPage{}, "form_post": ui.FormPostPage{},
 		"account": ui.AccountPage{}, "logout": ui.LogoutPage{}, "callback": ui.CallbackPage{},
+		"device": ui.DevicePage{}, "device_confirm": ui.DeviceConfirmPage{},
 	}
 }
 
@@ -104,7 +110,7 @@ func checkPage(t *testing.T, name, body string) {
 }
 
 func TestRenderEveryPage(t *testing.T) {
-	if got, want := ui.Names(), []string{"account", "callback", "consent", "error", "form_post", "login", "logout"}; !reflect.DeepEqual(got, want) {
+	if got, want := ui.Names(), []string{"account", "callback", "consent", "device", "device_confirm", "error", "form_post", "login", "logout"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
 	for name, data := range samples() {
@@ -235,6 +241,60 @@ func TestLoginPage(t *testing.T) {
 	}
 	if strings.Contains(body, "action=") {
 		t.Error("empty Action rendered as an action attribute")
+	}
+}
+
+func TestLoginPageReturnTo(t *testing.T) {
+	_, body := render(t, 200, "login", ui.LoginPage{CSRF: "c1", ReturnTo: "/device?user_code=WDJB-MJHT"})
+	if !strings.Contains(body, `<input type="hidden" name="return_to" value="/device?user_code=WDJB-MJHT">`) {
+		t.Errorf("no return_to field in\n%s", body)
+	}
+	_, body = render(t, 200, "login", ui.LoginPage{CSRF: "c1"})
+	if strings.Contains(body, "return_to") {
+		t.Error("empty return_to rendered")
+	}
+}
+
+func TestDevicePage(t *testing.T) {
+	_, body := render(t, 200, "device", ui.DevicePage{UserCode: "WDJB-MJHT", Username: "alice", CSRF: "c1", Action: "/device"})
+	for _, want := range []string{
+		`<form class="card" method="post" action="/device">`, `name="csrf" value="c1"`,
+		`<label for="user_code">Code</label>`, `name="user_code"`, `value="WDJB-MJHT"`, `autocomplete="one-time-code"`,
+		"Signed in as <strong>alice</strong>", `<button type="submit" class="primary">Continue</button>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %s in\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, `role="alert"`) || strings.Contains(body, `id="device-result"`) {
+		t.Error("alert or result without cause")
+	}
+	_, body = render(t, 200, "device", ui.DevicePage{Error: "That code is not valid."})
+	if !strings.Contains(body, `role="alert" id="device-error">That code is not valid.<`) || !strings.Contains(body, `aria-describedby="device-error"`) {
+		t.Errorf("error not announced:\n%s", body)
+	}
+	for result, want := range map[string]string{ui.DeviceApproved: "Return to your device", ui.DeviceDenied: "You denied"} {
+		_, body = render(t, 200, "device", ui.DevicePage{Result: result, ClientName: "Living Room TV"})
+		if !strings.Contains(body, want) || !strings.Contains(body, "Living Room TV") || strings.Contains(body, "<form") ||
+			!strings.Contains(body, `role="status"`) {
+			t.Errorf("%s page:\n%s", result, body)
+		}
+	}
+}
+
+func TestDeviceConfirmPage(t *testing.T) {
+	_, body := render(t, 200, "device_confirm", ui.DeviceConfirmPage{ClientName: "Living Room TV", UserCode: "WDJB-MJHT",
+		Username: "alice", CSRF: "c1", Action: "/device", Scopes: []ui.ScopeItem{{Name: "openid", Description: "Sign you in"}, {Name: "tv:watch"}}})
+	for _, want := range []string{
+		"Living Room TV", "alice", "Sign you in", `<code class="scope-name">tv:watch</code>`,
+		`<form class="card" method="post" action="/device">`, `name="csrf" value="c1"`,
+		`<input type="hidden" name="user_code" value="WDJB-MJHT">`, `id="device-code">WDJB-MJHT<`,
+		`<button type="submit" name="decision" value="approve" class="primary">Approve</button>`,
+		`<button type="submit" name="decision" value="deny">Deny</button>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %s in\n%s", want, body)
+		}
 	}
 }
 

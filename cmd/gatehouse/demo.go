@@ -57,6 +57,9 @@ func seedDemo(ctx context.Context, adm *admin.Admin, cfg config.Config, log *slo
 			GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}, Scopes: demoWebScopes,
 			RedirectURIs:           []string{base + demoPath + "callback"},
 			PostLogoutRedirectURIs: []string{base + demoPath},
+		}, {
+			ID: demoDeviceClientID, Name: "Gatehouse device demo", Public: true,
+			GrantTypes: []string{oauth.GrantDeviceCode, oauth.GrantRefreshToken}, Scopes: demoDeviceScopes,
 		}},
 		Users: []admin.UserDecl{{Username: demoUsername, Password: seed.userPassword, Email: "demo@example.com", Name: "Demo User"}},
 	})

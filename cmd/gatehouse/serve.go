@@ -44,8 +44,10 @@ const (
 const (
 	demoClientID    = "demo-machine"
 	demoWebClientID = "demo-web"
-	demoScope       = "demo:read"
-	demoUsername    = "demo"
+	// demoDeviceClientID is a public client of the device flow (examples/device-login).
+	demoDeviceClientID = "demo-device"
+	demoScope          = "demo:read"
+	demoUsername       = "demo"
 	// demoPath is where the demo relying party is mounted on the public listener.
 	demoPath = "/demo/"
 )
@@ -54,11 +56,14 @@ const (
 // into the oauth package, so not in the catalogue) and the demo scope.
 var demoWebScopes = []string{"openid", "profile", "email", "offline_access", demoScope}
 
+// demoDeviceScopes are what the demo device client may ask for.
+var demoDeviceScopes = []string{"openid", "profile", demoScope, "offline_access"}
+
 // grantTypes are the grants the server implements and enables. A client still gets only the
 // grants its own grant_types list names, and none unless declared or set with the CLI; the
 // password and implicit grants are there for legacy clients (RFC 9700 advises against both).
 var grantTypes = []string{oauth.GrantClientCredentials, oauth.GrantAuthorizationCode, oauth.GrantRefreshToken,
-	oauth.GrantPassword, oauth.GrantImplicit}
+	oauth.GrantDeviceCode, oauth.GrantPassword, oauth.GrantImplicit}
 
 func (c *cli) serveCmd() *cobra.Command {
 	var demo bool
@@ -68,12 +73,14 @@ func (c *cli) serveCmd() *cobra.Command {
 		Long: "Run the authorization server: open (and migrate) the database, make sure signing keys exist,\n" +
 			"apply the scopes, clients and users declared in the configuration, and serve the public and admin\n" +
 			"listeners until SIGINT or SIGTERM.\n\n" +
-			"Every grant is enabled (client_credentials, authorization_code, refresh_token, and the legacy\n" +
+			"Every grant is enabled (client_credentials, authorization_code, refresh_token, the device\n" +
+			"authorization grant (urn:ietf:params:oauth:grant-type:device_code), and the legacy\n" +
 			"password and implicit grants that RFC 9700 advises against), but a client may use only the\n" +
 			"grants in its own grant_types list.\n\n" +
 			"With --demo, also create a demo:read scope, a demo-machine client (and print a curl command that\n" +
-			"gets a token with it), a demo user, and a demo-web client used by a small web application at\n" +
-			"/demo/ that signs the demo user in with the authorization code flow and shows the tokens.",
+			"gets a token with it), a demo user, a demo-web client used by a small web application at\n" +
+			"/demo/ that signs the demo user in with the authorization code flow and shows the tokens, and a\n" +
+			"public demo-device client for the device flow (go run ./examples/device-login).",
 		Example: "  gatehouse serve --demo\n  gatehouse serve --config /etc/gatehouse/gatehouse.yaml",
 		Args:    cobra.NoArgs,
 		// serve and migrate log at the configured level; other commands only warnings.
@@ -371,6 +378,7 @@ func (c *cli) printBanner(b banner) error {
 		fmt.Fprintf(&sb, "\nDemo client %q may request the %q scope. Get a token with:\n\n", demoClientID, demoScope)
 		fmt.Fprintf(&sb, "  curl -s -u %s:%s -d grant_type=client_credentials %s\n", demoClientID, b.demo.machineSecret, tokenURL)
 		fmt.Fprintf(&sb, "\nOpen %s%s in a browser and sign in as %s / %s\n", base, demoPath, demoUsername, b.demo.userPassword)
+		fmt.Fprintf(&sb, "\nDevice flow with the public client %q:\n\n  go run ./examples/device-login -issuer %s\n", demoDeviceClientID, base)
 	}
 	sb.WriteString("\nStop with Ctrl-C.\n")
 	_, err := fmt.Fprint(c.stdout, sb.String())
