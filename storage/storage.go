@@ -90,6 +90,9 @@ type Scopes interface {
 const (
 	KindAccess  = "access_token"
 	KindRefresh = "refresh_token"
+	// KindPersonal is a personal access token: made by a user for themselves, used like an
+	// access token.
+	KindPersonal = "personal_access_token"
 )
 
 // Token is an issued token, stored by the SHA-256 hash of its value: opaque access tokens,
@@ -117,14 +120,27 @@ type Token struct {
 	UsedAt time.Time
 	// RevokedAt is zero while the token is not revoked.
 	RevokedAt time.Time
+	// Name is the name a user gave a personal access token.
+	Name string
+	// LastUsedAt is when a personal access token was last seen (recorded at most about
+	// once a minute); zero if never.
+	LastUsedAt time.Time
 }
 
-// TokenFilter selects tokens to revoke; at least one field must be set, and every set field
-// must match.
+// TokenFilter selects tokens; at least one of GrantID, Subject and ClientID must be set, and
+// every set field (Kind too) must match.
 type TokenFilter struct {
 	GrantID  string
 	Subject  string
 	ClientID string
+	Kind     string
+}
+
+// TokenUsage records when tokens are used.
+type TokenUsage interface {
+	// TouchToken sets LastUsedAt of token id to at when at is later than it; ErrNotFound if
+	// absent.
+	TouchToken(ctx context.Context, id string, at time.Time) error
 }
 
 // Revocation is an entry of the deny list of self-contained (JWT) tokens, kept until the token
@@ -391,6 +407,7 @@ type Store interface {
 	Clients
 	Scopes
 	Tokens
+	TokenUsage
 	Keys
 	Audit
 	Users

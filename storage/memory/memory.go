@@ -428,6 +428,7 @@ func copyToken(t storage.Token) storage.Token {
 	t.ExpiresAt = utc(t.ExpiresAt)
 	t.UsedAt = utc(t.UsedAt)
 	t.RevokedAt = utc(t.RevokedAt)
+	t.LastUsedAt = utc(t.LastUsedAt)
 	return t
 }
 
@@ -505,14 +506,35 @@ func (s *Store) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	return out, err
 }
 
-// errEmptyFilter is returned by RevokeTokens and ListTokens for a filter with no field set.
+// errEmptyFilter is returned by RevokeTokens and ListTokens for a filter with none of
+// GrantID, Subject and ClientID set.
 var errEmptyFilter = errors.New("empty token filter")
+
+func emptyFilter(f storage.TokenFilter) bool {
+	return f.GrantID == "" && f.Subject == "" && f.ClientID == ""
+}
 
 // matches reports whether every set field of f equals t's.
 func matches(f storage.TokenFilter, t storage.Token) bool {
 	return (f.GrantID == "" || f.GrantID == t.GrantID) &&
 		(f.Subject == "" || f.Subject == t.Subject) &&
-		(f.ClientID == "" || f.ClientID == t.ClientID)
+		(f.ClientID == "" || f.ClientID == t.ClientID) &&
+		(f.Kind == "" || f.Kind == t.Kind)
+}
+
+// TouchToken moves the token's LastUsedAt forward to at; storage.ErrNotFound if absent.
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	return s.do(ctx, "touch token", func(d *db, u *undoLog) error {
+		t, ok := d.tokens[id]
+		if !ok {
+			return fmt.Errorf("memory: touch token %q: %w", id, storage.ErrNotFound)
+		}
+		if at = utc(at); at.After(t.LastUsedAt) {
+			t.LastUsedAt = at
+			put(u, d.tokens, id, t)
+		}
+		return nil
+	})
 }
 
 // UseToken marks the token whose hash is hash used at now and returns it. If the token was
@@ -541,7 +563,7 @@ func (s *Store) UseToken(ctx context.Context, hash []byte, now time.Time) (stora
 // RevokeTokens revokes at at every token that matches f and is not revoked yet, deny-lists
 // those of them that are access tokens unexpired at at, and returns how many it revoked.
 func (s *Store) RevokeTokens(ctx context.Context, f storage.TokenFilter, at time.Time) (int, error) {
-	if f == (storage.TokenFilter{}) {
+	if emptyFilter(f) {
 		return 0, fmt.Errorf("memory: revoke tokens: %w", errEmptyFilter)
 	}
 	n := 0
@@ -574,7 +596,7 @@ func (d *db) revokeTokens(u *undoLog, f storage.TokenFilter, at time.Time) int {
 // ListTokens returns the unrevoked tokens that match f and expire after now, ordered by
 // IssuedAt, then ID.
 func (s *Store) ListTokens(ctx context.Context, f storage.TokenFilter, now time.Time) ([]storage.Token, error) {
-	if f == (storage.TokenFilter{}) {
+	if emptyFilter(f) {
 		return nil, fmt.Errorf("memory: list tokens: %w", errEmptyFilter)
 	}
 	var out []storage.Token

@@ -96,7 +96,7 @@ const (
 		post_logout_redirect_uris, token_format, declared, created_at, updated_at`
 	scopeColumns = `name, description, is_default, created_at`
 	tokenColumns = `id, hash, kind, client_id, subject, scopes, audience, grant_id, auth_time,
-		issued_at, expires_at, used_at, revoked_at`
+		issued_at, expires_at, used_at, revoked_at, name, last_used_at`
 	keyColumns   = `id, algorithm, state, sealed, public, created_at, not_after`
 	auditColumns = `id, time, type, actor, client_id, subject, details`
 	userColumns  = `id, username, email, email_verified, name, password_hash, disabled, roles,
@@ -133,7 +133,7 @@ func newQueries(dialect string) *queries {
 		deleteScope: `DELETE FROM scopes WHERE name = ?`,
 
 		createToken: `INSERT INTO tokens (` + tokenColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		getTokenByHash: `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ?`,
 		// COALESCE keeps the first revocation time; the row still counts as matched.
 		revokeToken: `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,

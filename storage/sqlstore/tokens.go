@@ -15,7 +15,8 @@ func scanToken(row scanner) (storage.Token, error) {
 	var t storage.Token
 	err := row.Scan(&t.ID, &t.Hash, &t.Kind, &t.ClientID, &t.Subject,
 		jsonStrings(&t.Scopes), jsonStrings(&t.Audience), &t.GrantID, timeCol{&t.AuthTime},
-		timeCol{&t.IssuedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt}, timeCol{&t.RevokedAt})
+		timeCol{&t.IssuedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt}, timeCol{&t.RevokedAt},
+		&t.Name, timeCol{&t.LastUsedAt})
 	return t, err
 }
 
@@ -35,7 +36,7 @@ func (s *Store) CreateToken(ctx context.Context, t storage.Token) error {
 	}
 	_, err = st.ExecContext(ctx, t.ID, t.Hash, t.Kind, t.ClientID, t.Subject, scopes, audience,
 		t.GrantID, s.timeArg(t.AuthTime), s.timeArg(t.IssuedAt), s.timeArg(t.ExpiresAt),
-		s.timeArg(t.UsedAt), s.timeArg(t.RevokedAt))
+		s.timeArg(t.UsedAt), s.timeArg(t.RevokedAt), t.Name, s.timeArg(t.LastUsedAt))
 	return wrapErr("create token", err)
 }
 
@@ -142,7 +143,29 @@ func tokenFilter(op string, f storage.TokenFilter) (string, []any, error) {
 	if len(conds) == 0 {
 		return "", nil, fmt.Errorf("sqlstore: %s: empty token filter", op)
 	}
+	if f.Kind != "" {
+		conds = append(conds, "kind = ?")
+		args = append(args, f.Kind)
+	}
 	return strings.Join(conds, " AND "), args, nil
+}
+
+// TouchToken moves the token's LastUsedAt forward to at; storage.ErrNotFound if absent.
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	res, err := s.writer().ExecContext(ctx, adapt(s.dialect, `UPDATE tokens SET last_used_at = ?
+		WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`), s.timeArg(at), id, s.timeArg(at))
+	if err != nil {
+		return wrapErr("touch token", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return wrapErr("touch token", err)
+	}
+	var one int
+	err = s.writer().QueryRowContext(ctx, adapt(s.dialect, `SELECT 1 FROM tokens WHERE id = ?`), id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlstore: touch token %q: %w", id, storage.ErrNotFound)
+	}
+	return wrapErr("touch token", err)
 }
 
 // RevokeTokens revokes, at at, every token that matches f and is not revoked yet, puts the

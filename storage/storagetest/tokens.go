@@ -25,6 +25,9 @@ func tokenTests() []test {
 		{"RevokeTokensEmptyFilter", testRevokeTokensEmptyFilter},
 		{"ListTokens", testListTokens},
 		{"ListTokensOrder", testListTokensOrder},
+		{"PersonalFields", testTokenPersonalFields},
+		{"KindFilter", testTokenKindFilter},
+		{"Touch", testTokenTouch},
 	}
 }
 
