@@ -50,6 +50,8 @@ type Admin struct {
 	now   func() time.Time
 	actor string
 	inv   Invalidator
+	// issuer is the audience of personal access tokens (WithIssuer).
+	issuer string
 }
 
 // New returns an Admin over store. keys may be nil when no key operation is needed (ListKeys

@@ -196,7 +196,8 @@ func (v *Verifier) checkIntrospection(a *introspectionAnswer, all map[string]any
 	if !a.Active {
 		return nil, invalid("the token is not active", nil)
 	}
-	if a.TokenUse != "" && a.TokenUse != "access_token" {
+	// Access tokens and personal access tokens call APIs; refresh tokens never do.
+	if a.TokenUse != "" && a.TokenUse != "access_token" && a.TokenUse != "personal_access_token" {
 		return nil, invalid("the token is not an access token", nil)
 	}
 	if strings.EqualFold(a.TokenType, "refresh_token") {

@@ -9,8 +9,8 @@ import (
 // LookupAccessToken checks an access token presented to a resource endpoint of this server
 // (OpenID Connect userinfo): a JWT by its signature and the deny list, an opaque token by its
 // hash. It returns the token's introspection, or nil when the value is not an active access
-// token (invalid, expired, revoked, or a refresh token). The error is for failures of the
-// store or the keys only.
+// token (invalid, expired, revoked, a refresh token, or a personal access token, which never
+// carries the openid scope). The error is for failures of the store or the keys only.
 func (p *Provider) LookupAccessToken(ctx context.Context, value string) (*Introspection, error) {
 	f, err := p.lookup(ctx, value)
 	if err != nil || f == nil {

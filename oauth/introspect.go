@@ -25,7 +25,8 @@ type Introspection struct {
 	Aud       []string `json:"aud,omitempty"`
 	Iss       string   `json:"iss,omitempty"`
 	Jti       string   `json:"jti,omitempty"`
-	// TokenUse tells access tokens from refresh tokens ("access_token", "refresh_token").
+	// TokenUse tells access tokens from refresh tokens and personal access tokens
+	// ("access_token", "refresh_token", "personal_access_token").
 	TokenUse string `json:"token_use,omitempty"`
 }
 
@@ -48,6 +49,9 @@ func (p *Provider) Introspect(ctx context.Context, req TokenHandleRequest) (*Int
 	}
 	if t == nil {
 		return inactive, nil
+	}
+	if t.stored != nil {
+		p.touchPersonal(ctx, t.stored)
 	}
 	return t.introspection(p.opts.Issuer), nil
 }
@@ -79,14 +83,14 @@ func (f *found) introspection(issuer string) *Introspection {
 	r := &Introspection{Active: true, Scope: joinScopes(t.Scopes), ClientID: t.ClientID,
 		Exp: t.ExpiresAt.Unix(), Iat: t.IssuedAt.Unix(), Sub: t.Subject, Aud: t.Audience, Iss: issuer,
 		Jti: t.ID, TokenUse: t.Kind}
-	if t.Kind == storage.KindAccess {
+	if t.Kind == storage.KindAccess || t.Kind == storage.KindPersonal {
 		r.TokenType = "Bearer"
 	}
 	return r
 }
 
 // lookup finds a valid token by its value: a JWT by signature and the deny list, an opaque
-// token by its hash. It returns nil, nil for anything invalid, expired or revoked.
+// token (access, refresh or personal access token) by its hash. It returns nil, nil for anything invalid, expired or revoked.
 func (p *Provider) lookup(ctx context.Context, value string) (*found, error) {
 	now := p.now()
 	if token.LooksLikeJWT(value) {
@@ -114,7 +118,8 @@ func (p *Provider) lookup(ctx context.Context, value string) (*found, error) {
 		}
 		return &found{jwt: &claims}, nil
 	}
-	if !token.CheckOpaque(value, token.PrefixAccessToken) && !token.CheckOpaque(value, token.PrefixRefreshToken) {
+	if !token.CheckOpaque(value, token.PrefixAccessToken) && !token.CheckOpaque(value, token.PrefixRefreshToken) &&
+		!token.CheckOpaque(value, token.PrefixPersonal) {
 		return nil, nil
 	}
 	t, err := p.store.GetTokenByHash(ctx, token.Hash(value))

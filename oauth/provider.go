@@ -46,6 +46,9 @@ type Options struct {
 	// in whole seconds; default 5 seconds.
 	DeviceCodeLifetime time.Duration
 	DevicePollInterval time.Duration
+	// PersonalTokenMaxLifetime is the longest lifetime of a personal access token; default
+	// 365 days (DefaultPersonalTokenMaxLifetime).
+	PersonalTokenMaxLifetime time.Duration
 }
 
 // implicitEnabled reports whether the implicit grant (front-channel tokens) is enabled: only
@@ -127,6 +130,9 @@ func New(opts Options, deps Deps) (*Provider, error) {
 	}
 	if opts.DevicePollInterval <= 0 {
 		opts.DevicePollInterval = DefaultDevicePollInterval
+	}
+	if opts.PersonalTokenMaxLifetime <= 0 {
+		opts.PersonalTokenMaxLifetime = DefaultPersonalTokenMaxLifetime
 	}
 	opts.DevicePollInterval = max(opts.DevicePollInterval.Truncate(time.Second), time.Second)
 	usersInStore := deps.Users == nil

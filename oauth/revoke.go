@@ -9,7 +9,9 @@ import (
 // Revoke answers an RFC 7009 request. The token must have been issued to the calling client;
 // an unknown, invalid or already expired token is not an error (RFC 7009 2.2), so the caller
 // learns nothing about tokens it does not hold. JWT access tokens are revoked by putting their
-// jti on a deny list until they expire.
+// jti on a deny list until they expire. Personal access tokens belong to no client: the
+// endpoint answers them like an unknown token and leaves them alone (the user revokes them on
+// the account page, an operator with the CLI).
 func (p *Provider) Revoke(ctx context.Context, req TokenHandleRequest) error {
 	client, err := p.authenticate(ctx, req.Client)
 	if err != nil {
@@ -18,6 +20,9 @@ func (p *Provider) Revoke(ctx context.Context, req TokenHandleRequest) error {
 	t, err := p.lookup(ctx, req.Token)
 	if err != nil || t == nil {
 		return err
+	}
+	if t.stored != nil && t.stored.Kind == storage.KindPersonal {
+		return nil
 	}
 	if t.clientID() != client.ID {
 		return ErrUnauthorizedClient("the token was not issued to this client")

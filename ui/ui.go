@@ -113,6 +113,38 @@ type AccountPage struct {
 	CSRF                  string
 	// Message is a status line (e.g. "Access for Foo revoked.").
 	Message string
+
+	// Tokens are the user's personal access tokens.
+	Tokens []TokenItem
+	// NewToken is the value of the personal access token just created, shown this once, and
+	// NewTokenName its name.
+	NewToken, NewTokenName string
+	// TokenScopes are the scopes a new token may have; TokenExpiries the expiry choices.
+	TokenScopes   []TokenScopeOption
+	TokenExpiries []ExpiryOption
+	// TokenName is the name typed before a failed attempt; TokenError says what was wrong.
+	TokenName, TokenError string
+}
+
+// TokenItem is a personal access token on the account page. The dates are preformatted;
+// LastUsed is empty for a token never used.
+type TokenItem struct {
+	ID, Name                   string
+	Scopes                     []string
+	Created, Expires, LastUsed string
+}
+
+// TokenScopeOption is a scope checkbox of the new-token form.
+type TokenScopeOption struct {
+	Name, Description string
+	Checked           bool
+}
+
+// ExpiryOption is a choice of the new-token form's expiry list.
+type ExpiryOption struct {
+	Days     int
+	Label    string
+	Selected bool
 }
 
 // LogoutPage is the data of the "logout" page: a confirmation form, or (SignedOut) the

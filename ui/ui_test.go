@@ -30,7 +30,12 @@ func samples() map[string]any {
 			Message: "Access revoked " + evil, Consents: []ui.ConsentItem{
 				{ClientID: "billing", ClientName: "Billing " + evil, Scopes: []string{"openid", "invoices:read" + evil}, Granted: "2 March 2026"},
 				{ClientID: "cli" + evil, Scopes: nil},
-			}},
+			},
+			Tokens: []ui.TokenItem{{ID: "tok1" + evil, Name: "ci " + evil, Scopes: []string{"api:read" + evil},
+				Created: "1 March 2026", Expires: "31 March 2026", LastUsed: "2 March 2026 10:00 UTC"}},
+			NewToken: "ghp_x" + evil, NewTokenName: "ci " + evil, TokenName: "n" + evil, TokenError: "bad " + evil,
+			TokenScopes:   []ui.TokenScopeOption{{Name: "api:read" + evil, Description: "Read " + evil, Checked: true}},
+			TokenExpiries: []ui.ExpiryOption{{Days: 30, Label: "30 days", Selected: true}}},
 		"logout": ui.LogoutPage{CSRF: "csrf-token-1", ClientName: "Billing " + evil,
 			Fields: []ui.Field{{Name: "id_token_hint", Value: "eyJ" + evil}, {Name: "state", Value: "s"}}},
 		"callback": ui.CallbackPage{AccessToken: "at" + evil, IDToken: "idt" + evil, RefreshToken: "rt" + evil,
@@ -366,6 +371,62 @@ func TestAccountPage(t *testing.T) {
 	_, body = render(t, 200, "account", ui.AccountPage{Username: "alice"})
 	if !strings.Contains(body, "No applications have access") {
 		t.Error("empty consent list not explained")
+	}
+}
+
+func TestAccountPageTokens(t *testing.T) {
+	page := ui.AccountPage{Username: "alice", CSRF: "c1",
+		Tokens: []ui.TokenItem{
+			{ID: "t1", Name: "ci", Scopes: []string{"api:read", "api:write"}, Created: "1 March 2026", Expires: "31 March 2026", LastUsed: "2 March 2026 10:00 UTC"},
+			{ID: "t2", Name: "laptop", Scopes: []string{"api:read"}, Created: "3 March 2026", Expires: "3 April 2026"},
+		},
+		TokenScopes: []ui.TokenScopeOption{{Name: "api:read", Description: "Read the API", Checked: true}, {Name: "api:write"}},
+		TokenExpiries: []ui.ExpiryOption{{Days: 7, Label: "7 days"}, {Days: 30, Label: "30 days", Selected: true},
+			{Days: 365, Label: "365 days"}},
+	}
+	_, body := render(t, 200, "account", page)
+	for _, want := range []string{
+		"Personal access tokens", "<h3>ci</h3>", "<code>api:read</code>, <code>api:write</code>",
+		"Created 1 March 2026 · Expires 31 March 2026 · Last used 2 March 2026 10:00 UTC", "Never used",
+		`name="op" value="revoke_token"`, `name="id" value="t1"`, `aria-label="Revoke token ci">Revoke</button>`,
+		`name="op" value="create_token"`, `<input type="text" id="token-name" name="name" value=""`,
+		`<input type="checkbox" id="token-scope-0" name="scope" value="api:read" checked>`,
+		`<label for="token-scope-0"><code>api:read</code> Read the API</label>`,
+		`<input type="checkbox" id="token-scope-1" name="scope" value="api:write">`,
+		`<label for="token-expiry">Expires in</label>`, `<select id="token-expiry" name="expires_days">`,
+		`<option value="30" selected>30 days</option>`, `<option value="365">365 days</option>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %s in\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "new-token") || strings.Contains(body, "role=\"alert\"") {
+		t.Errorf("a new token or an error shown without one:\n%s", body)
+	}
+	// 2 revoke forms, the create form and sign-out.
+	if n := strings.Count(body, `name="csrf" value="c1"`); n != 4 {
+		t.Errorf("%d csrf fields, want 4", n)
+	}
+	checkPage(t, "account/tokens", body)
+
+	page.NewToken, page.NewTokenName = "ghp_abc", "ci"
+	page.TokenError, page.TokenName = "Choose at least one scope.", "deploy"
+	_, body = render(t, 200, "account", page)
+	for _, want := range []string{
+		`<label for="new-token">Your new token “ci”</label>`, `id="new-token" class="token" value="ghp_abc" readonly`,
+		"Copy it now: it will not be shown again.", `<div class="alert" role="alert">Choose at least one scope.</div>`,
+		`name="name" value="deploy"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %s in\n%s", want, body)
+		}
+	}
+	checkPage(t, "account/new-token", body)
+
+	_, body = render(t, 200, "account", ui.AccountPage{Username: "alice"})
+	if !strings.Contains(body, "You have no personal access tokens.") || !strings.Contains(body, "No scopes are available") ||
+		strings.Contains(body, "create_token") {
+		t.Errorf("empty token section:\n%s", body)
 	}
 }
 

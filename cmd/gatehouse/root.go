@@ -60,7 +60,8 @@ func newRootCmdEnv(stdout, stderr io.Writer, environ []string) *cobra.Command {
 	pf.StringVar(&c.database, "database", "", "SQLite file or postgres:// DSN (default <data-dir>/gatehouse.db)")
 	pf.BoolVar(&c.jsonOut, "json", false, "print machine-readable JSON")
 
-	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.versionCmd(), c.clientsCmd(), c.scopesCmd(), c.usersCmd(), c.keysCmd())
+	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.versionCmd(), c.clientsCmd(), c.scopesCmd(), c.usersCmd(), c.keysCmd(),
+		c.tokensCmd())
 	return root
 }
 
