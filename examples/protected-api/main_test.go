@@ -68,6 +68,20 @@ func TestProtectedAPI(t *testing.T) {
 			t.Errorf("got %+v", got)
 		}
 	})
+	t.Run("personal access token", func(t *testing.T) {
+		// What a user makes on /account (server/pat_e2e_test.go drives that page); here
+		// through the same Provider call, to show this very handler accepts it.
+		user := ts.CreateUser(t, "alice", "alice-password-1")
+		pat, _, err := ts.Provider.CreatePersonalToken(ctx, user.ID, "invoices script", []string{"invoices:read"}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bearerClient := &http.Client{Transport: &oauth2.Transport{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: pat})}}
+		status, _, body := call(t, bearerClient, api.URL+"/invoices")
+		if status != http.StatusOK || !strings.Contains(body, user.ID) {
+			t.Fatalf("status %d: %s", status, body)
+		}
+	})
 	t.Run("invoices without the scope", func(t *testing.T) {
 		status, challenge, body := call(t, demo, api.URL+"/invoices")
 		if status != http.StatusForbidden || !strings.Contains(challenge, `error="insufficient_scope"`) ||
