@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -177,7 +176,7 @@ func newClientID(name string) (string, error) {
 	}
 	slug := slugify(name)
 	if slug == "" {
-		return base64.RawURLEncoding.EncodeToString(b[:]), nil
+		return oauth.NewID()
 	}
 	return slug + "-" + lowerBase32.EncodeToString(b[:])[:10], nil
 }

@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -151,13 +150,7 @@ func (a *Admin) createUser(ctx context.Context, tx storage.Store, u *storage.Use
 
 // newUserID returns 128 random bits in base64url: a subject identifier that never changes
 // and says nothing about the user.
-func newUserID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("read random bytes: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
+func newUserID() (string, error) { return oauth.NewID() }
 
 // NewPassword returns a generated password: 100 random bits as four groups of five
 // lower-case letters and digits ("k3x9q-2m7ha-…"), easy to type and read aloud.

@@ -319,7 +319,7 @@ func (deviceCodeGrant) handle(ctx context.Context, p *Provider, req *TokenReques
 	default:
 		return nil, ErrServer(fmt.Errorf("device code in unknown state %q", d.Status))
 	}
-	grantID, err := newID()
+	grantID, err := NewID()
 	if err != nil {
 		return nil, ErrServer(err)
 	}

@@ -194,7 +194,7 @@ func (passwordGrant) handle(ctx context.Context, p *Provider, req *TokenRequest,
 	case err != nil:
 		return nil, storageError(err)
 	}
-	grantID, err := newID()
+	grantID, err := NewID()
 	if err != nil {
 		return nil, ErrServer(err)
 	}

@@ -56,7 +56,7 @@ func (p *Provider) issueForUser(ctx context.Context, tx storage.Store, client *s
 		if err != nil {
 			return nil, ErrServer(err)
 		}
-		id, err := newID()
+		id, err := NewID()
 		if err != nil {
 			return nil, ErrServer(err)
 		}
@@ -91,7 +91,7 @@ func (p *Provider) Approve(ctx context.Context, req *AuthorizeRequest, auth Auth
 	if err != nil {
 		return nil, err
 	}
-	grantID, err := newID()
+	grantID, err := NewID()
 	if err != nil {
 		return nil, ErrServer(err)
 	}

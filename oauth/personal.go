@@ -135,7 +135,7 @@ func (pt *PersonalTokens) Create(ctx context.Context, userID, name string, scope
 	if err != nil {
 		return "", storage.Token{}, err
 	}
-	id, err := newID()
+	id, err := NewID()
 	if err != nil {
 		return "", storage.Token{}, fmt.Errorf("token id: %w", err)
 	}

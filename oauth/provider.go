@@ -302,7 +302,7 @@ func (a *accessToken) record() storage.Token {
 // mintAccessToken makes an access token in the client's format.
 func (p *Provider) mintAccessToken(ctx context.Context, client *storage.Client, subject string, scopes []string) (accessToken, error) {
 	now := p.now().UTC().Truncate(time.Second)
-	jti, err := newID()
+	jti, err := NewID()
 	if err != nil {
 		return accessToken{}, ErrServer(err)
 	}
@@ -329,13 +329,18 @@ func (p *Provider) mintAccessToken(ctx context.Context, client *storage.Client, 
 // expiresIn is the expires_in of access tokens, in seconds.
 func (p *Provider) expiresIn() int64 { return int64(p.opts.AccessTokenLifetime / time.Second) }
 
-// newID returns 128 random bits, base64url.
-func newID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
+// NewID returns 128 random bits in base64url: the ids of tokens, grants and users. An id
+// never starts with '-', so command lines never mistake one for a flag.
+func NewID() (string, error) {
+	for {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id, nil
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 // storageError turns a storage failure into the OAuth error to send.

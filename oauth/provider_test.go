@@ -316,3 +316,14 @@ func TestKeyringWrongSealingKey(t *testing.T) {
 		t.Fatalf("wrong sealing key: err = %v", err)
 	}
 }
+
+// TestNewIDNeverLooksLikeAFlag: one id in 64 would start with '-' if NewID did not redraw,
+// and `gatehouse tokens revoke -abc…` would then be read as flags.
+func TestNewIDNeverLooksLikeAFlag(t *testing.T) {
+	for i := 0; i < 5000; i++ {
+		id, err := oauth.NewID()
+		if err != nil || len(id) != 22 || id[0] == '-' {
+			t.Fatalf("NewID() = %q, %v", id, err)
+		}
+	}
+}
