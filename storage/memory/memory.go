@@ -52,6 +52,7 @@ type Store struct {
 var (
 	_ storage.Store       = (*Store)(nil)
 	_ storage.DeviceCodes = (*Store)(nil)
+	_ storage.TokenUsage  = (*Store)(nil)
 )
 
 // db is the data, shared by a Store and the Stores bound to its transactions.

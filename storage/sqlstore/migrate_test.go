@@ -303,6 +303,7 @@ func testMigrateV2ToV3(t *testing.T, dsn string) {
 	if v, err := down.Version(ctx); err != nil || v != 2 {
 		t.Fatalf("Version after migrating down = %d, %v; want 2", v, err)
 	}
+	checkV2(down)
 	if _, err := down.w.ExecContext(ctx, "SELECT 1 FROM device_codes"); err == nil {
 		t.Fatal("device_codes table survived migrating down")
 	}
@@ -325,5 +326,151 @@ func testMigrateV2ToV3(t *testing.T, dsn string) {
 	}
 	if err := up.CreateDeviceCode(ctx, dc); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMigrateV3ToV4 seeds a database at schema version 3 with tokens written with version 3's
+// columns, migrates it to version 4 (token names and last use), checks that the tokens read
+// back with an empty Name and a zero LastUsedAt and that the new methods work on them, then
+// migrates down to 3 and up again.
+func TestMigrateV3ToV4(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "g.db") },
+		"postgres": func(t *testing.T) string { return postgresSchemaDSN(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testMigrateV3ToV4(t, dsn(t))
+		})
+	}
+}
+
+func testMigrateV3ToV4(t *testing.T, dsn string) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+
+	s, err := Open(ctx, dsn, Options{SkipMigrations: true, MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := s.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Version(ctx); err != nil || v != 3 {
+		t.Fatalf("Version = %d, %v; want 3", v, err)
+	}
+	exec := func(query string, args ...any) {
+		t.Helper()
+		if _, err := s.w.ExecContext(ctx, adapt(s.dialect, query), args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+	exec(`INSERT INTO clients (id, name, grant_types, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+		"app", "App", `["authorization_code"]`, s.timeArg(t0), s.timeArg(t0))
+	tokenV3 := `INSERT INTO tokens (id, hash, kind, client_id, subject, scopes, audience, grant_id,
+		issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	exec(tokenV3, "at", []byte("at-hash"), storage.KindAccess, "app", "alice", `["openid"]`, `["api"]`, "g1",
+		s.timeArg(t0), s.timeArg(t0.Add(time.Hour)))
+	exec(tokenV3, "rt", []byte("rt-hash"), storage.KindRefresh, "app", "alice", `["openid"]`, `null`, "g1",
+		s.timeArg(t0), s.timeArg(t0.Add(time.Hour)))
+
+	if _, err := p.UpTo(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Version(ctx); err != nil || v != 4 {
+		t.Fatalf("Version after migrating = %d, %v; want 4", v, err)
+	}
+	if err := s.Migrate(ctx); err != nil { // the rest of the way, if there is more
+		t.Fatal(err)
+	}
+
+	wantAT := storage.Token{ID: "at", Hash: []byte("at-hash"), Kind: storage.KindAccess, ClientID: "app",
+		Subject: "alice", Scopes: []string{"openid"}, Audience: []string{"api"}, GrantID: "g1",
+		IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	wantRT := storage.Token{ID: "rt", Hash: []byte("rt-hash"), Kind: storage.KindRefresh, ClientID: "app",
+		Subject: "alice", Scopes: []string{"openid"}, GrantID: "g1", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	checkV3 := func(s *Store) {
+		t.Helper()
+		for _, want := range []storage.Token{wantAT, wantRT} {
+			if got, err := s.GetTokenByHash(ctx, want.Hash); err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("token %s: %v\n got %+v\nwant %+v", want.ID, err, got, want)
+			}
+		}
+	}
+	checkV3(s)
+
+	// The version 3 tokens work with the version 4 methods, next to a personal token.
+	pat := storage.Token{ID: "pat", Hash: []byte("pat-hash"), Kind: storage.KindPersonal, Subject: "alice",
+		Scopes: []string{"api"}, Name: "laptop", IssuedAt: t0.Add(time.Second), ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateToken(ctx, pat); err != nil {
+		t.Fatal(err)
+	}
+	used := t0.Add(time.Minute)
+	if err := s.TouchToken(ctx, "at", used); err != nil {
+		t.Fatalf("TouchToken of a version 3 token: %v", err)
+	}
+	if got, err := s.GetTokenByHash(ctx, []byte("at-hash")); err != nil || !got.LastUsedAt.Equal(used) {
+		t.Fatalf("touched version 3 token: %+v, %v", got, err)
+	}
+	list, err := s.ListTokens(ctx, storage.TokenFilter{Subject: "alice", Kind: storage.KindPersonal}, t0)
+	if err != nil || len(list) != 1 || !reflect.DeepEqual(list[0], pat) {
+		t.Fatalf("ListTokens(alice, personal): %+v, %v", list, err)
+	}
+	if n, err := s.RevokeTokens(ctx, storage.TokenFilter{Subject: "alice", Kind: storage.KindRefresh}, used); err != nil || n != 1 {
+		t.Fatalf("RevokeTokens(alice, refresh) = %d, %v; want 1", n, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Down to 3: the tokens stay, the new columns and the index go.
+	down, err := Open(ctx, dsn, Options{SkipMigrations: true, MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	dp, err := down.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.DownTo(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := down.Version(ctx); err != nil || v != 3 {
+		t.Fatalf("Version after migrating down = %d, %v; want 3", v, err)
+	}
+	var n int
+	if err := down.w.QueryRowContext(ctx, "SELECT count(*) FROM tokens").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("tokens after migrating down: %d, %v; want 3", n, err)
+	}
+	for _, col := range []string{"name", "last_used_at"} {
+		if _, err := down.w.ExecContext(ctx, "SELECT "+col+" FROM tokens"); err == nil {
+			t.Fatalf("column tokens.%s survived migrating down", col)
+		}
+	}
+	if err := down.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// And up again, with Migrate as a server runs it: the names and last uses are gone.
+	if err := Migrate(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	up, err := Open(ctx, dsn, Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	wantRT.RevokedAt = used
+	checkV3(up)
+	pat.Name = ""
+	if got, err := up.GetTokenByHash(ctx, pat.Hash); err != nil || !reflect.DeepEqual(got, pat) {
+		t.Fatalf("personal token after down and up: %v\n got %+v\nwant %+v", err, got, pat)
 	}
 }

@@ -82,6 +82,7 @@ func testContextCancelled(t *testing.T, s storage.Store) {
 			return err
 		}},
 		{"ListTokens", func() error { _, err := s.ListTokens(ctx, storage.TokenFilter{ClientID: "keep"}, at(0)); return err }},
+		{"TouchToken", func() error { return s.TouchToken(ctx, "t-keep", far) }},
 		{"CreateUser", func() error { return s.CreateUser(ctx, newUser("u-new", "u-new")) }},
 		{"GetUser", func() error { _, err := s.GetUser(ctx, "u-keep"); return err }},
 		{"GetUserByUsername", func() error { _, err := s.GetUserByUsername(ctx, "u-keep"); return err }},

@@ -130,8 +130,8 @@
 // # Revoking and listing tokens by filter
 //
 // A TokenFilter matches a token when every non-empty field equals the token's field
-// (GrantID, Subject, ClientID); an empty field matches anything, and an empty filter is an
-// error. RevokeTokens(f, at) sets RevokedAt to at on every matching token not revoked yet
+// (GrantID, Subject, ClientID, Kind); an empty field matches anything. A filter with none of
+// GrantID, Subject and ClientID set is an error, even with Kind set, and writes nothing. RevokeTokens(f, at) sets RevokedAt to at on every matching token not revoked yet
 // (expired ones included), leaves the RevokedAt of tokens revoked before, and returns how
 // many it revoked. For each access token (KindAccess) it revoked whose ExpiresAt is after
 // at, IsRevoked(token ID) is then true, and the deny-list entry expires with the token
@@ -143,6 +143,15 @@
 // strictly after now (a token that expires at now has expired; the suite writes no token with
 // a zero ExpiresAt to these tests). UsedAt does not matter: used tokens are listed. The order
 // is IssuedAt (the instant), then ID.
+//
+// # Personal access tokens
+//
+// Token.Name and Token.LastUsedAt round-trip like every other field. A personal access token
+// (KindPersonal) belongs to no client: the suite writes it with an empty ClientID, which a
+// backend enforcing references must accept. TouchToken(id, at) sets LastUsedAt to at when at
+// is after the stored LastUsedAt (or that is zero), and otherwise writes nothing: an earlier
+// or equal at leaves the first time. It changes no other field, and returns ErrNotFound for
+// an unknown id. TouchToken is part of the Store (through storage.TokenUsage).
 //
 // # Order
 //
@@ -179,9 +188,9 @@
 // InTx commits when fn returns nil. When fn returns an error, every write made through the
 // tx Store is undone (creates, updates, deletes, revocations, audit events, DeleteExpired and
 // DeleteAuditBefore, and of the user-facing aggregates: users, consents, sessions, a consumed
-// code, a used token, RevokeTokens and DeleteUser, and a created, decided, polled and
-// exchanged device request) and InTx returns an error that matches
-// fn's with errors.Is. When fn panics, the writes are undone and InTx panics again with the
+// code, a used token, a touched token, RevokeTokens and DeleteUser, and a created, decided,
+// polled and exchanged device request) and InTx returns an error that matches fn's with
+// errors.Is. When fn panics, the writes are undone and InTx panics again with the
 // same value. InTx on the tx
 // Store runs fn in the same transaction: its writes commit or roll back with the outer ones.
 // Reads through the tx Store see the transaction's writes; reads through the outer Store
