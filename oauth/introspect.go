@@ -116,6 +116,9 @@ func (p *Provider) lookup(ctx context.Context, value string) (*found, error) {
 		if revoked {
 			return nil, nil
 		}
+		if gone, err := p.clientGone(ctx, claims.ClientID); err != nil || gone {
+			return nil, err
+		}
 		return &found{jwt: &claims}, nil
 	}
 	if !token.CheckOpaque(value, token.PrefixAccessToken) && !token.CheckOpaque(value, token.PrefixRefreshToken) &&
@@ -132,5 +135,24 @@ func (p *Provider) lookup(ctx context.Context, value string) (*found, error) {
 	if !t.RevokedAt.IsZero() || !now.Before(t.ExpiresAt) {
 		return nil, nil
 	}
+	if t.Kind != storage.KindPersonal { // personal tokens belong to a user, not a client
+		if gone, err := p.clientGone(ctx, t.ClientID); err != nil || gone {
+			return nil, err
+		}
+	}
 	return &found{stored: &t}, nil
+}
+
+// clientGone reports whether the client a token was issued to has been deleted: its tokens
+// end with it. Deleting a client deletes its stored tokens, but a JWT lives on its own, so
+// this check (through the client cache) is what ends it.
+func (p *Provider) clientGone(ctx context.Context, id string) (bool, error) {
+	_, err := p.cache.client(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, storageError(err)
+	}
+	return false, nil
 }

@@ -327,3 +327,29 @@ func TestNewIDNeverLooksLikeAFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedClientTokensInactive: a JWT cannot be deleted with its client, so introspection
+// checks that the client still exists.
+func TestDeletedClientTokensInactive(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	secret, _ := token.NewClientSecret()
+	f.addClient(t, storage.Client{ID: "doomed", SecretHash: token.HashGeneratedSecret(secret),
+		GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{"invoices:read"}})
+	resp, err := f.p.Token(ctx, cc("doomed", secret, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := cc("machine", f.secret, "").Client
+	in, _ := f.p.Introspect(ctx, oauth.TokenHandleRequest{Client: caller, Token: resp.AccessToken})
+	if !in.Active {
+		t.Fatal("token inactive before the client was deleted")
+	}
+	if err := f.store.DeleteClient(ctx, "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	in, _ = f.p.Introspect(ctx, oauth.TokenHandleRequest{Client: caller, Token: resp.AccessToken})
+	if in.Active {
+		t.Fatal("a deleted client's JWT still introspects active")
+	}
+}
