@@ -261,7 +261,7 @@ func (p *Provider) allowResponseType(client *storage.Client, rt string) *Error {
 // resolveAuthorizeScopes applies the same rules as the token endpoint; openid and the OIDC
 // scopes are always known to the catalogue check when the client is allowed them.
 func (p *Provider) resolveAuthorizeScopes(ctx context.Context, client *storage.Client, requested []string) ([]string, error) {
-	return p.resolveScopes(ctx, client, strings.Join(requested, " "))
+	return p.resolveScopes(ctx, client, requested)
 }
 
 // redirectError builds the error response sent to the client, with state and iss (RFC 9207).

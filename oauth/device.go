@@ -50,8 +50,9 @@ func badUserCode(desc string) *Error {
 // DeviceAuthorizationRequest is a parsed device authorization request (RFC 8628 3.1).
 type DeviceAuthorizationRequest struct {
 	Client ClientCredentials
-	// Scope is the raw scope parameter; empty when omitted.
-	Scope string
+	// Scope is the raw scope parameter; empty when omitted. Scopes is it parsed.
+	Scope  string
+	Scopes []string
 }
 
 // DeviceAuthorizationResponse is the device authorization response (RFC 8628 3.2).
@@ -75,7 +76,7 @@ func ParseDeviceAuthorizationRequest(form url.Values, authorization string) (Dev
 		return DeviceAuthorizationRequest{}, err
 	}
 	req := DeviceAuthorizationRequest{Client: client, Scope: form.Get("scope")}
-	if _, err := ParseScope(req.Scope); err != nil {
+	if req.Scopes, err = ParseScope(req.Scope); err != nil {
 		return DeviceAuthorizationRequest{}, err
 	}
 	return req, nil
@@ -98,7 +99,11 @@ func (p *Provider) DeviceAuthorize(ctx context.Context, req DeviceAuthorizationR
 	if !slices.Contains(client.GrantTypes, GrantDeviceCode) {
 		return nil, ErrUnauthorizedClient("the client is not allowed the device authorization grant")
 	}
-	scopes, err := p.resolveScopes(ctx, client, req.Scope)
+	requested, err := parsedScopes(req.Scopes, req.Scope)
+	if err != nil {
+		return nil, err
+	}
+	scopes, err := p.resolveScopes(ctx, client, requested)
 	if err != nil {
 		return nil, err
 	}

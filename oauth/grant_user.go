@@ -132,7 +132,7 @@ func (refreshTokenGrant) handle(ctx context.Context, p *Provider, req *TokenRequ
 	if !token.CheckOpaque(req.RefreshToken, token.PrefixRefreshToken) {
 		return nil, invalid
 	}
-	requested, err := ParseScope(req.Scope)
+	requested, err := parsedScopes(req.Scopes, req.Scope)
 	if err != nil {
 		return nil, err
 	}

@@ -272,7 +272,11 @@ func (p *Provider) Token(ctx context.Context, req TokenRequest) (*TokenResponse,
 	// 4. Resolve the scopes for grants that take them from the request.
 	var scopes []string
 	if g.scopeFromRequest() {
-		if scopes, err = p.resolveScopes(ctx, client, req.Scope); err != nil {
+		requested, err := parsedScopes(req.Scopes, req.Scope)
+		if err != nil {
+			return nil, err
+		}
+		if scopes, err = p.resolveScopes(ctx, client, requested); err != nil {
 			return nil, err
 		}
 	}

@@ -43,8 +43,9 @@ type ClientCredentials struct {
 type TokenRequest struct {
 	GrantType string
 	Client    ClientCredentials
-	// Scope is the raw scope parameter; empty when omitted.
+	// Scope is the raw scope parameter; empty when omitted. Scopes is it parsed.
 	Scope        string
+	Scopes       []string
 	Code         string
 	RedirectURI  string
 	CodeVerifier string
@@ -89,7 +90,7 @@ func ParseTokenRequest(form url.Values, authorization string) (TokenRequest, err
 	if req.GrantType == "" {
 		return TokenRequest{}, ErrInvalidRequest("the grant_type parameter is missing")
 	}
-	if _, err := ParseScope(req.Scope); err != nil {
+	if req.Scopes, err = ParseScope(req.Scope); err != nil {
 		return TokenRequest{}, err
 	}
 	return req, nil
@@ -212,6 +213,15 @@ func ParseScope(s string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// parsedScopes returns the scopes of a request: parsed, as the Parse functions leave them,
+// or parsed now from raw for a request an embedder built by hand.
+func parsedScopes(parsed []string, raw string) ([]string, error) {
+	if parsed != nil || raw == "" {
+		return parsed, nil
+	}
+	return ParseScope(raw)
 }
 
 // ValidScopeToken reports whether s is a scope-token: 1*( %x21 / %x23-5B / %x5D-7E ).

@@ -12,11 +12,7 @@ import (
 // 3.3). Requested scopes must all be allowed to the client and exist in the catalogue; when
 // the request names none, the catalogue's default scopes that the client is allowed are
 // granted, and with no such default the request fails with invalid_scope.
-func (p *Provider) resolveScopes(ctx context.Context, client *storage.Client, raw string) ([]string, error) {
-	requested, err := ParseScope(raw)
-	if err != nil {
-		return nil, err
-	}
+func (p *Provider) resolveScopes(ctx context.Context, client *storage.Client, requested []string) ([]string, error) {
 	catalogue, err := p.cache.scopeCatalogue(ctx)
 	if err != nil {
 		return nil, storageError(err)
