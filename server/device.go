@@ -34,7 +34,7 @@ func (s *Server) device(x *mux) {
 	if !s.provider.Metadata().DeviceAuthorization {
 		return
 	}
-	x.handleFunc("POST "+PathDeviceAuthorization, false, s.handleDeviceAuthorization)
+	x.handleFunc("POST "+PathDeviceAuthorization, false, s.handleDeviceAuthorization())
 	x.handleFunc(PathDeviceAuthorization, false, func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, epDevice, methodNotAllowed(w))
 	})
@@ -44,23 +44,11 @@ func (s *Server) device(x *mux) {
 
 // handleDeviceAuthorization is RFC 8628 3.1: through the token endpoint's decoder and error
 // writer, a JSON answer that is never cached.
-func (s *Server) handleDeviceAuthorization(w http.ResponseWriter, r *http.Request) {
-	form, err := s.readForm(w, r)
-	if err != nil {
-		s.writeError(w, r, epDevice, err)
-		return
-	}
-	req, err := oauth.ParseDeviceAuthorizationRequest(form, r.Header.Get("Authorization"))
-	if err != nil {
-		s.writeError(w, r, epDevice, err)
-		return
-	}
-	resp, err := s.provider.DeviceAuthorize(r.Context(), req)
-	if err != nil {
-		s.writeError(w, r, epDevice, err)
-		return
-	}
-	s.writeResult(w, r, epDevice, resp)
+func (s *Server) handleDeviceAuthorization() http.HandlerFunc {
+	return formEndpoint(s, epDevice, oauth.ParseDeviceAuthorizationRequest,
+		func(r *http.Request, req oauth.DeviceAuthorizationRequest) (*oauth.DeviceAuthorizationResponse, error) {
+			return s.provider.DeviceAuthorize(r.Context(), req)
+		}, jsonResult[*oauth.DeviceAuthorizationResponse](s, epDevice))
 }
 
 // handleDevicePage shows the code entry form, prefilled from ?user_code= (the

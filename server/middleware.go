@@ -25,6 +25,8 @@ type exchange struct {
 	id      string
 	errCode string
 	route   *route
+	// ip is the client address, resolved once (clientIP) for the handler and the access log.
+	ip string
 }
 
 func (e *exchange) WriteHeader(code int) {
@@ -251,8 +253,20 @@ func cors(next http.Handler) http.Handler {
 }
 
 // clientIP is the address of the client: the peer, or when the peer is a trusted proxy, the
-// right-most X-Forwarded-For entry that is not a trusted proxy.
+// right-most X-Forwarded-For entry that is not a trusted proxy. It is resolved once per
+// request.
 func (s *Server) clientIP(r *http.Request) string {
+	ex := exchangeOf(r.Context())
+	if ex == nil {
+		return s.resolveClientIP(r)
+	}
+	if ex.ip == "" {
+		ex.ip = s.resolveClientIP(r)
+	}
+	return ex.ip
+}
+
+func (s *Server) resolveClientIP(r *http.Request) string {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"strings"
 	"time"
 
@@ -57,9 +58,9 @@ func (x *mux) handleFunc(pattern string, quiet bool, h http.HandlerFunc) { x.han
 
 func (s *Server) publicHandler() http.Handler {
 	x := s.newMux(s.metrics)
-	x.handleFunc("POST "+PathToken, false, s.handleToken)
-	x.handleFunc("POST "+PathIntrospect, false, s.handleIntrospect)
-	x.handleFunc("POST "+PathRevoke, false, s.handleRevoke)
+	x.handleFunc("POST "+PathToken, false, s.handleToken())
+	x.handleFunc("POST "+PathIntrospect, false, s.handleIntrospect())
+	x.handleFunc("POST "+PathRevoke, false, s.handleRevoke())
 	// Other methods on the POST endpoints get the OAuth JSON 405, not the mux's plain text.
 	for _, p := range []struct{ path, endpoint string }{
 		{PathToken, epToken}, {PathIntrospect, epIntrospect}, {PathRevoke, epRevoke},
@@ -142,68 +143,67 @@ func (s *Server) operations(x *mux) {
 	}))
 }
 
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	form, err := s.readForm(w, r)
-	if err != nil {
-		s.writeError(w, r, epToken, err)
-		return
+// formEndpoint is the shape every POST endpoint of the token family shares: the one decoder,
+// a pure parser, the Provider, and the one error writer. respond writes the success.
+func formEndpoint[Req, Resp any](s *Server, endpoint string, parse func(url.Values, string) (Req, error),
+	act func(r *http.Request, req Req) (Resp, error), respond func(w http.ResponseWriter, r *http.Request, resp Resp)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		form, err := s.readForm(w, r)
+		if err != nil {
+			s.writeError(w, r, endpoint, err)
+			return
+		}
+		req, err := parse(form, r.Header.Get("Authorization"))
+		if err != nil {
+			s.writeError(w, r, endpoint, err)
+			return
+		}
+		resp, err := act(r, req)
+		if err != nil {
+			s.writeError(w, r, endpoint, err)
+			return
+		}
+		respond(w, r, resp)
 	}
-	req, err := oauth.ParseTokenRequest(form, r.Header.Get("Authorization"))
-	if err != nil {
-		s.writeError(w, r, epToken, err)
-		return
-	}
-	req.RemoteIP = s.clientIP(r)
-	resp, err := s.provider.Token(r.Context(), req)
-	if err != nil {
-		s.writeError(w, r, epToken, err)
-		return
-	}
-	s.metrics.tokens.WithLabelValues(req.GrantType).Inc()
-	s.writeResult(w, r, epToken, resp)
 }
 
-func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	form, err := s.readForm(w, r)
-	if err != nil {
-		s.writeError(w, r, epIntrospect, err)
-		return
-	}
-	req, err := oauth.ParseTokenHandleRequest(form, r.Header.Get("Authorization"))
-	if err != nil {
-		s.writeError(w, r, epIntrospect, err)
-		return
-	}
-	resp, err := s.provider.Introspect(r.Context(), req)
-	if err != nil {
-		s.writeError(w, r, epIntrospect, err)
-		return
-	}
-	s.writeResult(w, r, epIntrospect, resp)
+// jsonResult returns the respond function that writes a JSON result of endpoint.
+func jsonResult[Resp any](s *Server, endpoint string) func(http.ResponseWriter, *http.Request, Resp) {
+	return func(w http.ResponseWriter, r *http.Request, resp Resp) { s.writeResult(w, r, endpoint, resp) }
+}
+
+func (s *Server) handleToken() http.HandlerFunc {
+	return formEndpoint(s, epToken, oauth.ParseTokenRequest,
+		func(r *http.Request, req oauth.TokenRequest) (*oauth.TokenResponse, error) {
+			req.RemoteIP = s.clientIP(r)
+			resp, err := s.provider.Token(r.Context(), req)
+			if err == nil {
+				s.metrics.tokens.WithLabelValues(req.GrantType).Inc()
+			}
+			return resp, err
+		}, jsonResult[*oauth.TokenResponse](s, epToken))
+}
+
+func (s *Server) handleIntrospect() http.HandlerFunc {
+	return formEndpoint(s, epIntrospect, oauth.ParseTokenHandleRequest,
+		func(r *http.Request, req oauth.TokenHandleRequest) (*oauth.Introspection, error) {
+			return s.provider.Introspect(r.Context(), req)
+		}, jsonResult[*oauth.Introspection](s, epIntrospect))
 }
 
 // handleRevoke answers RFC 7009: 200 with an empty body, also for tokens that are unknown or
 // already invalid.
-func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	form, err := s.readForm(w, r)
-	if err != nil {
-		s.writeError(w, r, epRevoke, err)
-		return
-	}
-	req, err := oauth.ParseTokenHandleRequest(form, r.Header.Get("Authorization"))
-	if err != nil {
-		s.writeError(w, r, epRevoke, err)
-		return
-	}
-	if err := s.provider.Revoke(r.Context(), req); err != nil {
-		s.writeError(w, r, epRevoke, err)
-		return
-	}
-	h := w.Header()
-	h["Cache-Control"] = hvNoStore
-	h["Pragma"] = hvNoCache
-	h["Content-Length"] = []string{"0"}
-	w.WriteHeader(http.StatusOK)
+func (s *Server) handleRevoke() http.HandlerFunc {
+	return formEndpoint(s, epRevoke, oauth.ParseTokenHandleRequest,
+		func(r *http.Request, req oauth.TokenHandleRequest) (struct{}, error) {
+			return struct{}{}, s.provider.Revoke(r.Context(), req)
+		}, func(w http.ResponseWriter, _ *http.Request, _ struct{}) {
+			h := w.Header()
+			h["Cache-Control"] = hvNoStore
+			h["Pragma"] = hvNoCache
+			h["Content-Length"] = []string{"0"}
+			w.WriteHeader(http.StatusOK)
+		})
 }
 
 // writeResult writes a successful token endpoint family response.
