@@ -308,7 +308,8 @@ func (p *Provider) SealAuthorize(req *AuthorizeRequest) (string, error) {
 }
 
 // OpenAuthorize opens a sealed request and checks it again: not expired, client still
-// registered with that redirect URI. Any failure is an *Error to display.
+// registered with that redirect URI (else an *Error to display) and still allowed the
+// response type (else a *RedirectError).
 func (p *Provider) OpenAuthorize(ctx context.Context, sealed string) (*AuthorizeRequest, error) {
 	bad := ErrInvalidRequest("the authorization request is invalid or has expired; start again from the application")
 	raw, err := unb64(sealed)
@@ -332,6 +333,11 @@ func (p *Provider) OpenAuthorize(ctx context.Context, sealed string) (*Authorize
 	}
 	if !MatchRedirectURI(&entry.client, req.RedirectURI) && !(len(entry.client.RedirectURIs) == 1 && entry.client.RedirectURIs[0] == req.RedirectURI) {
 		return nil, bad
+	}
+	// The client may have lost the grant while the user was signing in: check again what
+	// ValidateAuthorize checked, so a sealed request cannot outlive the client's rights.
+	if err := p.allowResponseType(&entry.client, req.ResponseType); err != nil {
+		return nil, p.redirectError(&req, err)
 	}
 	return &req, nil
 }

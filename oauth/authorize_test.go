@@ -446,3 +446,25 @@ func TestPlainPKCEWhenAllowed(t *testing.T) {
 		t.Fatalf("code_challenge_methods = %v", m.CodeChallengeMethods)
 	}
 }
+
+// TestOpenAuthorizeRechecksGrant: a client that loses the grant while its user signs in gets
+// unauthorized_client back, not a code.
+func TestOpenAuthorizeRechecksGrant(t *testing.T) {
+	b := newBrowserFixture(t, nil)
+	ctx := context.Background()
+	req, err := b.p.ValidateAuthorize(ctx, authParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := b.p.SealAuthorize(req)
+	c, _ := b.store.GetClient(ctx, "web")
+	c.GrantTypes = []string{oauth.GrantPassword}
+	if err := b.store.UpdateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.p.OpenAuthorize(ctx, sealed)
+	var re *oauth.RedirectError
+	if !errors.As(err, &re) || re.Err.Code != oauth.CodeUnauthorizedClient {
+		t.Fatalf("OpenAuthorize after the grant was removed: %v", err)
+	}
+}

@@ -32,9 +32,15 @@ func (s *Server) seal(f *flow) (string, error) {
 }
 
 // openFlow opens a sealed request from a page's req parameter. On failure it shows the error
-// page and returns nil.
+// page, or sends the error to the client when the client may no longer make the request,
+// and returns nil.
 func (s *Server) openFlow(w http.ResponseWriter, r *http.Request, sealed string) *flow {
 	req, err := s.provider.OpenAuthorize(r.Context(), sealed)
+	if re, ok := errors.AsType[*oauth.RedirectError](err); ok {
+		s.countError(r, epAuthorize, re.Err.Code)
+		s.sendToClient(w, r, re.Redirect)
+		return nil
+	}
 	if err != nil {
 		s.errorPage(w, r, epAuthorize, err)
 		return nil
