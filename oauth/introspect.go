@@ -99,15 +99,16 @@ func (p *Provider) lookup(ctx context.Context, value string) (*found, error) {
 			return nil, ErrServer(err)
 		}
 		claims, err := token.ParseAccessToken(value, keys, p.opts.Issuer, now, clockSkew)
-		if err != nil {
+		if errors.Is(err, token.ErrUnknownKeyID) {
 			// Perhaps signed by a key another node made since we last loaded the keys:
 			// reload (at most once a second) and try once more.
 			if keys, err = p.keys.reloadLimited(ctx); err != nil {
 				return nil, ErrServer(err)
 			}
-			if claims, err = token.ParseAccessToken(value, keys, p.opts.Issuer, now, clockSkew); err != nil {
-				return nil, nil
-			}
+			claims, err = token.ParseAccessToken(value, keys, p.opts.Issuer, now, clockSkew)
+		}
+		if err != nil {
+			return nil, nil
 		}
 		revoked, err := p.store.IsRevoked(ctx, claims.ID)
 		if err != nil {

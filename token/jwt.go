@@ -121,62 +121,77 @@ func sign(k *Key, typ string, payload []byte) (string, error) {
 // and iat must be present and not after now+leeway. Input longer than MaxJWTSize is rejected
 // before parsing. Errors describe the failure but never include key material.
 func ParseAccessToken(raw string, keys KeySet, issuer string, now time.Time, leeway time.Duration) (AccessClaims, error) {
-	if len(raw) > MaxJWTSize {
-		return AccessClaims{}, fmt.Errorf("token: access token longer than %d bytes", MaxJWTSize)
-	}
-	if !LooksLikeJWT(raw) {
-		return AccessClaims{}, errors.New("token: parse access token: not a compact JWS (three base64url segments)")
-	}
-	tok, err := jwt.ParseSigned(raw, supportedAlgorithms())
+	tok, key, err := parseSigned(raw, keys, "access token", checkAccessTokenTyp)
 	if err != nil {
-		return AccessClaims{}, fmt.Errorf("token: parse access token: %w", err)
-	}
-	if len(tok.Headers) != 1 {
-		return AccessClaims{}, errors.New("token: access token must have exactly one signature")
-	}
-	h := tok.Headers[0]
-	if h.KeyID == "" {
-		return AccessClaims{}, errors.New("token: access token has no kid")
-	}
-	key, ok := keys[h.KeyID]
-	if !ok {
-		return AccessClaims{}, fmt.Errorf("token: access token signed with unknown kid %q", clip(h.KeyID))
-	}
-	if !SupportedAlgorithm(key.Algorithm) {
-		return AccessClaims{}, fmt.Errorf("token: key %q has unsupported algorithm %q", h.KeyID, key.Algorithm)
-	}
-	if h.Algorithm != key.Algorithm {
-		return AccessClaims{}, fmt.Errorf("token: access token alg %q does not match key %q (%s)", h.Algorithm, h.KeyID, key.Algorithm)
-	}
-	if err := checkAccessTokenHeader(h); err != nil {
 		return AccessClaims{}, err
 	}
 	var in accessClaimsIn
 	if err := tok.Claims(key.Key, &in); err != nil {
 		if errors.Is(err, jose.ErrCryptoFailure) {
-			return AccessClaims{}, fmt.Errorf("token: access token signature does not verify with key %q", h.KeyID)
+			return AccessClaims{}, fmt.Errorf("token: access token signature does not verify with key %q", key.ID)
 		}
 		return AccessClaims{}, fmt.Errorf("token: access token claims: %w", err)
 	}
 	return in.validate(issuer, now, leeway)
 }
 
-// checkAccessTokenHeader checks typ and refuses header parameters we never set: critical
-// extensions, unencoded payloads and embedded keys.
-func checkAccessTokenHeader(h jose.Header) error {
+// checkAccessTokenTyp accepts typ "at+jwt" (RFC 9068 2.1; any case, with or without the
+// "application/" prefix).
+func checkAccessTokenTyp(h jose.Header) error {
 	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
 	if !strings.EqualFold(typ, typAccessToken) && !strings.EqualFold(typ, "application/"+typAccessToken) {
 		return fmt.Errorf("token: access token typ %q, want %q", clip(typ), typAccessToken)
 	}
+	return nil
+}
+
+// parseSigned parses a compact JWS of the given kind ("access token", "ID token") and checks
+// its header: one signature, a kid naming a key in keys (an unknown kid wraps
+// ErrUnknownKeyID), an alg equal to that key's supported asymmetric algorithm (never none or
+// HMAC), a typ accepted by checkTyp, and none of the header parameters we never set
+// (critical extensions, unencoded payloads, key URLs, embedded keys). Input longer than
+// MaxJWTSize is refused before parsing. It returns the token and its key; the caller verifies
+// the signature by reading the claims.
+func parseSigned(raw string, keys KeySet, kind string, checkTyp func(jose.Header) error) (*jwt.JSONWebToken, PublicKey, error) {
+	if len(raw) > MaxJWTSize {
+		return nil, PublicKey{}, fmt.Errorf("token: %s longer than %d bytes", kind, MaxJWTSize)
+	}
+	if !LooksLikeJWT(raw) {
+		return nil, PublicKey{}, fmt.Errorf("token: parse %s: not a compact JWS (three base64url segments)", kind)
+	}
+	tok, err := jwt.ParseSigned(raw, supportedAlgorithms())
+	if err != nil {
+		return nil, PublicKey{}, fmt.Errorf("token: parse %s: %w", kind, err)
+	}
+	if len(tok.Headers) != 1 {
+		return nil, PublicKey{}, fmt.Errorf("token: %s must have exactly one signature", kind)
+	}
+	h := tok.Headers[0]
+	if h.KeyID == "" {
+		return nil, PublicKey{}, fmt.Errorf("token: %s has no kid", kind)
+	}
+	key, ok := keys[h.KeyID]
+	if !ok {
+		return nil, PublicKey{}, fmt.Errorf("%w: %s signed with kid %q", ErrUnknownKeyID, kind, clip(h.KeyID))
+	}
+	if !SupportedAlgorithm(key.Algorithm) {
+		return nil, PublicKey{}, fmt.Errorf("token: key %q has unsupported algorithm %q", h.KeyID, key.Algorithm)
+	}
+	if h.Algorithm != key.Algorithm {
+		return nil, PublicKey{}, fmt.Errorf("token: %s alg %q does not match key %q (%s)", kind, h.Algorithm, h.KeyID, key.Algorithm)
+	}
+	if err := checkTyp(h); err != nil {
+		return nil, PublicKey{}, err
+	}
 	for _, name := range []jose.HeaderKey{"crit", "b64", "jku", "x5u"} {
 		if _, ok := h.ExtraHeaders[name]; ok {
-			return fmt.Errorf("token: access token header has unsupported %q", name)
+			return nil, PublicKey{}, fmt.Errorf("token: %s header has unsupported %q", kind, name)
 		}
 	}
 	if h.JSONWebKey != nil {
-		return errors.New("token: access token header embeds a key")
+		return nil, PublicKey{}, fmt.Errorf("token: %s header embeds a key", kind)
 	}
-	return nil
+	return tok, key, nil
 }
 
 func (in *accessClaimsIn) validate(issuer string, now time.Time, leeway time.Duration) (AccessClaims, error) {
