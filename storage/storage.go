@@ -47,9 +47,23 @@ type Client struct {
 	// TokenFormat is TokenFormatJWT or TokenFormatOpaque.
 	TokenFormat string
 	// Declared marks clients applied from the configuration file.
-	Declared  bool
+	Declared bool
+	// Version counts the client's updates: CreateClient stores 1 (whatever is passed) and
+	// every UpdateClient adds one. It is the optimistic-concurrency token (the admin API's
+	// ETag).
+	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// ClientQuery selects a page of clients, ordered by id.
+type ClientQuery struct {
+	// Search, when set, keeps clients whose id or name contains it, ignoring case (ASCII).
+	Search string
+	// After, when set, keeps clients whose id sorts after it (keyset pagination).
+	After string
+	// Limit is the page size; 0 means 100.
+	Limit int
 }
 
 // Clients stores OAuth clients.
@@ -59,7 +73,9 @@ type Clients interface {
 	GetClient(ctx context.Context, id string) (Client, error)
 	// ListClients returns all clients ordered by id.
 	ListClients(ctx context.Context) ([]Client, error)
-	// UpdateClient replaces every field but ID and CreatedAt; ErrNotFound if absent.
+	// UpdateClient replaces every field but ID, CreatedAt and Version, and adds one to
+	// Version; ErrNotFound if absent. When c.Version is not zero and differs from the stored
+	// version, nothing is written and the error is ErrConflict (a lost update prevented).
 	UpdateClient(ctx context.Context, c Client) error
 	// DeleteClient returns ErrNotFound if absent. It also deletes the client's tokens.
 	DeleteClient(ctx context.Context, id string) error
@@ -196,6 +212,17 @@ type User struct {
 	Declared     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+}
+
+// UserQuery selects a page of users, ordered by username.
+type UserQuery struct {
+	// Search, when set, keeps users whose username, email or name contains it, ignoring
+	// case (ASCII).
+	Search string
+	// After, when set, keeps users whose username sorts after it (keyset pagination).
+	After string
+	// Limit is the page size; 0 means 100.
+	Limit int
 }
 
 // Users stores user accounts. Applications with their own user database implement this
@@ -338,12 +365,21 @@ type AuditEvent struct {
 	Details  map[string]string
 }
 
-// AuditFilter selects audit events; zero fields match everything.
+// AuditFilter selects audit events; zero fields match everything. Events are listed newest
+// first: by Time descending, then ID descending.
 type AuditFilter struct {
 	Type     string
+	Actor    string
 	ClientID string
-	Since    time.Time
-	Limit    int // 0 means 100
+	Subject  string
+	// Since keeps events at or after it; Until keeps events before it.
+	Since time.Time
+	Until time.Time
+	// BeforeID, when not zero, continues a listing after the event (BeforeTime, BeforeID):
+	// it keeps events with Time before BeforeTime, or equal to it with ID below BeforeID.
+	BeforeTime time.Time
+	BeforeID   int64
+	Limit      int // 0 means 100
 }
 
 // Audit stores the audit trail.
@@ -400,6 +436,47 @@ type DeviceCodes interface {
 	// ConsumeDeviceCode atomically marks an approved, unused request used and returns it;
 	// the request with ErrAlreadyUsed when it was used before or is not approved.
 	ConsumeDeviceCode(ctx context.Context, hash []byte, now time.Time) (DeviceCode, error)
+}
+
+// AdminToken is a bearer token of the admin API, stored by the SHA-256 hash of its value.
+type AdminToken struct {
+	ID   string
+	Name string
+	Hash []byte
+	// CreatedBy is the audit actor that created it ("cli", an admin user…).
+	CreatedBy string
+	CreatedAt time.Time
+	// ExpiresAt is zero for a token that does not expire.
+	ExpiresAt time.Time
+	// LastUsedAt is when the token was last seen (recorded at most about once a minute);
+	// zero if never.
+	LastUsedAt time.Time
+}
+
+// AdminTokens stores admin API tokens.
+type AdminTokens interface {
+	// CreateAdminToken returns ErrConflict if the id or hash exists.
+	CreateAdminToken(ctx context.Context, t AdminToken) error
+	// GetAdminTokenByHash returns the token whatever its expiry; ErrNotFound if absent.
+	GetAdminTokenByHash(ctx context.Context, hash []byte) (AdminToken, error)
+	// ListAdminTokens returns every admin token ordered by CreatedAt, then ID.
+	ListAdminTokens(ctx context.Context) ([]AdminToken, error)
+	// DeleteAdminToken returns ErrNotFound if absent.
+	DeleteAdminToken(ctx context.Context, id string) error
+	// TouchAdminToken sets LastUsedAt to at when at is later than it; ErrNotFound if absent.
+	TouchAdminToken(ctx context.Context, id string, at time.Time) error
+}
+
+// Pending holds methods being added to Clients, Tokens and Users (and AdminTokens to Store)
+// while the backends implement them. TODO(storage helper): fold each into its interface,
+// embed AdminTokens in Store, and delete Pending.
+type Pending interface {
+	// QueryClients returns one page of the clients matching q, ordered by id.
+	QueryClients(ctx context.Context, q ClientQuery) ([]Client, error)
+	// GetToken returns the token with that id whatever its state; ErrNotFound if absent.
+	GetToken(ctx context.Context, id string) (Token, error)
+	// QueryUsers returns one page of the users matching q, ordered by username.
+	QueryUsers(ctx context.Context, q UserQuery) ([]User, error)
 }
 
 // Store bundles the aggregates with transactions and housekeeping.
