@@ -73,6 +73,30 @@ func (s *appUsers) ListUsers(context.Context) ([]storage.User, error) {
 	return out, nil
 }
 
+// QueryUsers pages through ListUsers: the users after q.After whose login, name or email
+// contains q.Search (ignoring case), at most q.Limit (100 if zero).
+func (s *appUsers) QueryUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, error) {
+	all, err := s.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []storage.User
+	for _, u := range all {
+		match := false
+		for _, field := range []string{u.Username, u.Name, u.Email} {
+			match = match || strings.Contains(strings.ToLower(field), strings.ToLower(q.Search))
+		}
+		if u.Username > q.After && match && len(out) < limit {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
 // UpdateUser keeps the one change Gatehouse makes: a bcrypt hash replaced by argon2id after
 // a successful sign-in.
 func (s *appUsers) UpdateUser(_ context.Context, u storage.User) error {

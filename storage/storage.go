@@ -59,6 +59,7 @@ type Client struct {
 // ClientQuery selects a page of clients, ordered by id.
 type ClientQuery struct {
 	// Search, when set, keeps clients whose id or name contains it, ignoring case (ASCII).
+	// It is plain text: '%' and '_' match only themselves.
 	Search string
 	// After, when set, keeps clients whose id sorts after it (keyset pagination).
 	After string
@@ -73,6 +74,8 @@ type Clients interface {
 	GetClient(ctx context.Context, id string) (Client, error)
 	// ListClients returns all clients ordered by id.
 	ListClients(ctx context.Context) ([]Client, error)
+	// QueryClients returns one page of the clients matching q, ordered by id (byte order).
+	QueryClients(ctx context.Context, q ClientQuery) ([]Client, error)
 	// UpdateClient replaces every field but ID, CreatedAt and Version, and adds one to
 	// Version; ErrNotFound if absent. When c.Version is not zero and differs from the stored
 	// version, nothing is written and the error is ErrConflict (a lost update prevented).
@@ -174,6 +177,8 @@ type Tokens interface {
 	CreateToken(ctx context.Context, t Token) error
 	// GetTokenByHash returns the token whatever its state (expired or revoked).
 	GetTokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// GetToken returns the token with that id whatever its state; ErrNotFound if absent.
+	GetToken(ctx context.Context, id string) (Token, error)
 	// RevokeToken sets RevokedAt once (a second call keeps the first time and returns nil);
 	// ErrNotFound if absent.
 	RevokeToken(ctx context.Context, id string, at time.Time) error
@@ -217,7 +222,7 @@ type User struct {
 // UserQuery selects a page of users, ordered by username.
 type UserQuery struct {
 	// Search, when set, keeps users whose username, email or name contains it, ignoring
-	// case (ASCII).
+	// case (ASCII). It is plain text: '%' and '_' match only themselves.
 	Search string
 	// After, when set, keeps users whose username sorts after it (keyset pagination).
 	After string
@@ -234,6 +239,8 @@ type Users interface {
 	GetUserByUsername(ctx context.Context, username string) (User, error)
 	// ListUsers returns all users ordered by username.
 	ListUsers(ctx context.Context) ([]User, error)
+	// QueryUsers returns one page of the users matching q, ordered by username (byte order).
+	QueryUsers(ctx context.Context, q UserQuery) ([]User, error)
 	// UpdateUser replaces every field but ID and CreatedAt; ErrNotFound if absent,
 	// ErrConflict if the new username is taken.
 	UpdateUser(ctx context.Context, u User) error
@@ -467,18 +474,6 @@ type AdminTokens interface {
 	TouchAdminToken(ctx context.Context, id string, at time.Time) error
 }
 
-// Pending holds methods being added to Clients, Tokens and Users (and AdminTokens to Store)
-// while the backends implement them. TODO(storage helper): fold each into its interface,
-// embed AdminTokens in Store, and delete Pending.
-type Pending interface {
-	// QueryClients returns one page of the clients matching q, ordered by id.
-	QueryClients(ctx context.Context, q ClientQuery) ([]Client, error)
-	// GetToken returns the token with that id whatever its state; ErrNotFound if absent.
-	GetToken(ctx context.Context, id string) (Token, error)
-	// QueryUsers returns one page of the users matching q, ordered by username.
-	QueryUsers(ctx context.Context, q UserQuery) ([]User, error)
-}
-
 // Store bundles the aggregates with transactions and housekeeping.
 type Store interface {
 	Clients
@@ -492,13 +487,14 @@ type Store interface {
 	Codes
 	Sessions
 	DeviceCodes
+	AdminTokens
 
 	// InTx runs fn in a transaction: if fn returns an error (or panics) nothing it wrote
 	// is kept. Calling InTx on the tx Store runs fn in the same transaction.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// DeleteExpired deletes at most limit rows that expired before now (tokens, deny-list
-	// entries, previous keys past NotAfter, codes, sessions, device codes) and returns how
-	// many it deleted.
+	// entries, previous keys past NotAfter, codes, sessions, device codes, admin tokens with
+	// a non-zero ExpiresAt) and returns how many it deleted.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
 	Ping(ctx context.Context) error
 	Close() error

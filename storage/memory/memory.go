@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,7 @@ var (
 	_ storage.Store       = (*Store)(nil)
 	_ storage.DeviceCodes = (*Store)(nil)
 	_ storage.TokenUsage  = (*Store)(nil)
+	_ storage.AdminTokens = (*Store)(nil)
 )
 
 // db is the data, shared by a Store and the Stores bound to its transactions.
@@ -77,6 +79,8 @@ type db struct {
 	sessionHashes map[string]string             // string(Hash) -> ID
 	deviceCodes   map[string]storage.DeviceCode // by string(Hash)
 	userCodes     map[string]string             // string(UserCodeHash) -> string(Hash)
+	adminTokens   map[string]storage.AdminToken // by ID
+	adminHashes   map[string]string             // string(Hash) -> ID
 
 	now func() time.Time
 }
@@ -123,6 +127,8 @@ func New(opts ...Option) *Store {
 		sessionHashes: map[string]string{},
 		deviceCodes:   map[string]storage.DeviceCode{},
 		userCodes:     map[string]string{},
+		adminTokens:   map[string]storage.AdminToken{},
+		adminHashes:   map[string]string{},
 		now:           time.Now,
 	}
 	for _, opt := range opts {
@@ -289,6 +295,7 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 		if _, ok := d.clients[c.ID]; ok {
 			return fmt.Errorf("memory: create client %q: %w", c.ID, storage.ErrConflict)
 		}
+		c.Version = 1
 		put(u, d.clients, c.ID, copyClient(c))
 		return nil
 	})
@@ -320,15 +327,45 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 	return out, err
 }
 
-// UpdateClient replaces every field of the client but ID and CreatedAt;
-// storage.ErrNotFound if absent.
+// QueryClients returns one page of the clients matching q, ordered by id.
+func (s *Store) QueryClients(ctx context.Context, q storage.ClientQuery) ([]storage.Client, error) {
+	limit := pageLimit(q.Limit)
+	search := lowerASCII(q.Search)
+	var out []storage.Client
+	err := s.do(ctx, "query clients", func(d *db, _ *undoLog) error {
+		for _, id := range slices.Sorted(maps.Keys(d.clients)) {
+			if len(out) == limit {
+				break
+			}
+			c := d.clients[id]
+			if q.After != "" && id <= q.After {
+				continue
+			}
+			if search != "" && !containsFold(c.ID, search) && !containsFold(c.Name, search) {
+				continue
+			}
+			out = append(out, copyClient(c))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UpdateClient replaces every field of the client but ID, CreatedAt and Version, and adds one
+// to Version; storage.ErrNotFound if absent, storage.ErrConflict if c.Version is not zero and
+// not the stored version.
 func (s *Store) UpdateClient(ctx context.Context, c storage.Client) error {
 	return s.do(ctx, "update client", func(d *db, u *undoLog) error {
 		old, ok := d.clients[c.ID]
 		if !ok {
 			return fmt.Errorf("memory: update client %q: %w", c.ID, storage.ErrNotFound)
 		}
+		if c.Version != 0 && c.Version != old.Version {
+			return fmt.Errorf("memory: update client %q: version %d, stored %d: %w",
+				c.ID, c.Version, old.Version, storage.ErrConflict)
+		}
 		c.CreatedAt = old.CreatedAt
+		c.Version = old.Version + 1
 		put(u, d.clients, c.ID, copyClient(c))
 		return nil
 	})
@@ -453,6 +490,20 @@ func (s *Store) CreateToken(ctx context.Context, t storage.Token) error {
 		put(u, d.tokenHashes, string(t.Hash), t.ID)
 		return nil
 	})
+}
+
+// GetToken returns the token with id, whatever its state; storage.ErrNotFound if absent.
+func (s *Store) GetToken(ctx context.Context, id string) (storage.Token, error) {
+	var out storage.Token
+	err := s.do(ctx, "get token", func(d *db, _ *undoLog) error {
+		t, ok := d.tokens[id]
+		if !ok {
+			return fmt.Errorf("memory: get token %q: %w", id, storage.ErrNotFound)
+		}
+		out = copyToken(t)
+		return nil
+	})
+	return out, err
 }
 
 // GetTokenByHash returns the token whose hash is hash, whatever its state;
@@ -674,6 +725,31 @@ func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
 	err := s.do(ctx, "list users", func(d *db, _ *undoLog) error {
 		for _, name := range slices.Sorted(maps.Keys(d.usernames)) {
 			out = append(out, copyUser(d.users[d.usernames[name]]))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// QueryUsers returns one page of the users matching q, ordered by username.
+func (s *Store) QueryUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, error) {
+	limit := pageLimit(q.Limit)
+	search := lowerASCII(q.Search)
+	var out []storage.User
+	err := s.do(ctx, "query users", func(d *db, _ *undoLog) error {
+		for _, name := range slices.Sorted(maps.Keys(d.usernames)) {
+			if len(out) == limit {
+				break
+			}
+			usr := d.users[d.usernames[name]]
+			if q.After != "" && name <= q.After {
+				continue
+			}
+			if search != "" && !containsFold(usr.Username, search) && !containsFold(usr.Email, search) &&
+				!containsFold(usr.Name, search) {
+				continue
+			}
+			out = append(out, copyUser(usr))
 		}
 		return nil
 	})
@@ -1123,12 +1199,12 @@ func (s *Store) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage
 	if limit <= 0 {
 		limit = defaultAuditLimit
 	}
+	// Stored times have microsecond precision; so do the filter's, as in the SQL backends.
+	f.Since, f.Until, f.BeforeTime = utc(f.Since), utc(f.Until), utc(f.BeforeTime)
 	var out []storage.AuditEvent
 	err := s.do(ctx, "list audit events", func(d *db, _ *undoLog) error {
 		for _, e := range d.audit {
-			if (f.Type == "" || e.Type == f.Type) &&
-				(f.ClientID == "" || e.ClientID == f.ClientID) &&
-				(f.Since.IsZero() || !e.Time.Before(f.Since)) {
+			if auditMatches(f, e) {
 				out = append(out, e)
 			}
 		}
@@ -1140,6 +1216,27 @@ func (s *Store) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage
 		return nil
 	})
 	return out, err
+}
+
+// auditMatches reports whether e passes every set field of f.
+func auditMatches(f storage.AuditFilter, e storage.AuditEvent) bool {
+	if (f.Type != "" && e.Type != f.Type) || (f.Actor != "" && e.Actor != f.Actor) ||
+		(f.ClientID != "" && e.ClientID != f.ClientID) || (f.Subject != "" && e.Subject != f.Subject) {
+		return false
+	}
+	if !f.Since.IsZero() && e.Time.Before(f.Since) {
+		return false
+	}
+	if !f.Until.IsZero() && !e.Time.Before(f.Until) {
+		return false
+	}
+	if f.BeforeID != 0 {
+		c := e.Time.Compare(f.BeforeTime)
+		if c > 0 || (c == 0 && e.ID >= f.BeforeID) {
+			return false
+		}
+	}
+	return true
 }
 
 // DeleteAuditBefore deletes at most limit events older than before, oldest first, and
@@ -1165,8 +1262,8 @@ func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time, limit i
 
 // DeleteExpired deletes at most limit rows that expired before now: tokens and deny-list
 // entries whose ExpiresAt is before now, then previous keys whose NotAfter is, then codes,
-// sessions and device codes whose ExpiresAt is. A zero time never expires. It returns how many rows it
-// deleted.
+// sessions, device codes and admin tokens whose ExpiresAt is. A zero time never expires. It
+// returns how many rows it deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
 	n := 0
 	err := s.do(ctx, "delete expired rows", func(d *db, u *undoLog) error {
@@ -1207,6 +1304,12 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (in
 			d.deleteDeviceCode(u, h)
 			n++
 		}
+		for _, id := range dueIDs(d.adminTokens, limit-n, func(t storage.AdminToken) (time.Time, bool) {
+			return t.ExpiresAt, expired(t.ExpiresAt)
+		}) {
+			d.deleteAdminToken(u, id)
+			n++
+		}
 		return nil
 	})
 	return n, err
@@ -1234,4 +1337,123 @@ func dueIDs[V any](m map[string]V, limit int, due func(V) (time.Time, bool)) []s
 		ids = append(ids, it.id)
 	}
 	return ids
+}
+
+// Paging and search
+
+// defaultPageLimit is the page size of QueryClients and QueryUsers when the query sets none.
+const defaultPageLimit = 100
+
+func pageLimit(n int) int {
+	if n <= 0 {
+		return defaultPageLimit
+	}
+	return n
+}
+
+// lowerASCII lower-cases the ASCII letters of s and leaves every other byte alone, as the SQL
+// backends' search does.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// containsFold reports whether s contains lower (already lower-cased by lowerASCII), ignoring
+// ASCII case.
+func containsFold(s, lower string) bool {
+	return strings.Contains(lowerASCII(s), lower)
+}
+
+// Admin tokens
+
+func copyAdminToken(t storage.AdminToken) storage.AdminToken {
+	t.Hash = bytes.Clone(t.Hash)
+	t.CreatedAt = utc(t.CreatedAt)
+	t.ExpiresAt = utc(t.ExpiresAt)
+	t.LastUsedAt = utc(t.LastUsedAt)
+	return t
+}
+
+func (d *db) deleteAdminToken(u *undoLog, id string) {
+	if t, ok := d.adminTokens[id]; ok {
+		del(u, d.adminHashes, string(t.Hash))
+		del(u, d.adminTokens, id)
+	}
+}
+
+// CreateAdminToken stores t; storage.ErrConflict if its id or hash exists.
+func (s *Store) CreateAdminToken(ctx context.Context, t storage.AdminToken) error {
+	return s.do(ctx, "create admin token", func(d *db, u *undoLog) error {
+		if _, ok := d.adminTokens[t.ID]; ok {
+			return fmt.Errorf("memory: create admin token %q: id exists: %w", t.ID, storage.ErrConflict)
+		}
+		if _, ok := d.adminHashes[string(t.Hash)]; ok {
+			return fmt.Errorf("memory: create admin token %q: hash exists: %w", t.ID, storage.ErrConflict)
+		}
+		put(u, d.adminTokens, t.ID, copyAdminToken(t))
+		put(u, d.adminHashes, string(t.Hash), t.ID)
+		return nil
+	})
+}
+
+// GetAdminTokenByHash returns the admin token whose hash is hash, whatever its expiry;
+// storage.ErrNotFound if absent.
+func (s *Store) GetAdminTokenByHash(ctx context.Context, hash []byte) (storage.AdminToken, error) {
+	var out storage.AdminToken
+	err := s.do(ctx, "get admin token", func(d *db, _ *undoLog) error {
+		id, ok := d.adminHashes[string(hash)]
+		if !ok {
+			return fmt.Errorf("memory: get admin token by hash: %w", storage.ErrNotFound)
+		}
+		out = copyAdminToken(d.adminTokens[id])
+		return nil
+	})
+	return out, err
+}
+
+// ListAdminTokens returns every admin token ordered by CreatedAt, then ID.
+func (s *Store) ListAdminTokens(ctx context.Context) ([]storage.AdminToken, error) {
+	var out []storage.AdminToken
+	err := s.do(ctx, "list admin tokens", func(d *db, _ *undoLog) error {
+		for _, t := range d.adminTokens {
+			out = append(out, copyAdminToken(t))
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b storage.AdminToken) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, err
+}
+
+// DeleteAdminToken deletes the admin token with id; storage.ErrNotFound if absent.
+func (s *Store) DeleteAdminToken(ctx context.Context, id string) error {
+	return s.do(ctx, "delete admin token", func(d *db, u *undoLog) error {
+		if _, ok := d.adminTokens[id]; !ok {
+			return fmt.Errorf("memory: delete admin token %q: %w", id, storage.ErrNotFound)
+		}
+		d.deleteAdminToken(u, id)
+		return nil
+	})
+}
+
+// TouchAdminToken moves the admin token's LastUsedAt forward to at; storage.ErrNotFound if
+// absent.
+func (s *Store) TouchAdminToken(ctx context.Context, id string, at time.Time) error {
+	return s.do(ctx, "touch admin token", func(d *db, u *undoLog) error {
+		t, ok := d.adminTokens[id]
+		if !ok {
+			return fmt.Errorf("memory: touch admin token %q: %w", id, storage.ErrNotFound)
+		}
+		if at = utc(at); at.After(t.LastUsedAt) {
+			t.LastUsedAt = at
+			put(u, d.adminTokens, id, t)
+		}
+		return nil
+	})
 }

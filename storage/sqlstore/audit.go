@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,40 +42,74 @@ func (s *Store) appendAudit(ctx context.Context, q querier, e storage.AuditEvent
 	return wrapErr("append audit event", err)
 }
 
-// ListAudit returns the events that match f, newest first.
+// ListAudit returns the events that match f, newest first: by time descending, then id
+// descending, with the events of a zero (NULL) time last, as the zero time is the earliest.
+//
+// It reads in two steps, each served by an index on (filter column, time, id) in its order:
+// the events with a time, from the cursor (BeforeTime, BeforeID) down, then, if the page is
+// not full yet, those without one. A row comparison (time, id) < (?, ?) continues a listing
+// with an index range scan however deep the page is.
 func (s *Store) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
-	var b strings.Builder
-	args := make([]any, 0, 4)
-	b.WriteString("SELECT " + auditColumns + " FROM audit_events")
-	cond := func(expr string, arg any) {
-		if len(args) == 0 {
-			b.WriteString(" WHERE ")
-		} else {
-			b.WriteString(" AND ")
-		}
-		args = append(args, arg)
-		b.WriteString(expr)
-		b.WriteString(placeholder(s.dialect, len(args)))
-	}
-	if f.Type != "" {
-		cond("type = ", f.Type)
-	}
-	if f.ClientID != "" {
-		cond("client_id = ", f.ClientID)
-	}
-	if !f.Since.IsZero() {
-		cond("time >= ", s.timeArg(f.Since))
-	}
+	const op = "list audit events"
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultAuditLimit
 	}
-	b.WriteString(" ORDER BY time DESC NULLS LAST, id DESC LIMIT ")
-	b.WriteString(strconv.Itoa(limit))
+	var conds []string
+	var args []any
+	for _, c := range []struct{ column, value string }{
+		{"type", f.Type}, {"actor", f.Actor}, {"client_id", f.ClientID}, {"subject", f.Subject},
+	} {
+		if c.value != "" {
+			conds = append(conds, c.column+" = ?")
+			args = append(args, c.value)
+		}
+	}
+	cursor := f.BeforeID != 0
+	var out []storage.AuditEvent
+	// Events with a time. A cursor at the zero time is past all of them.
+	if !cursor || !f.BeforeTime.IsZero() {
+		c, a := append(slices.Clip(conds), "time IS NOT NULL"), slices.Clip(args)
+		if !f.Since.IsZero() {
+			c, a = append(c, "time >= ?"), append(a, s.timeArg(f.Since))
+		}
+		if !f.Until.IsZero() {
+			c, a = append(c, "time < ?"), append(a, s.timeArg(f.Until))
+		}
+		if cursor {
+			c, a = append(c, "(time, id) < (?, ?)"), append(a, s.timeArg(f.BeforeTime), f.BeforeID)
+		}
+		// No NULL is left, so plain DESC (NULLS FIRST on PostgreSQL) orders the same and
+		// matches a backward scan of the ascending indexes.
+		events, err := s.listAudit(ctx, c, a, "time DESC, id DESC", limit)
+		if err != nil {
+			return nil, wrapErr(op, err)
+		}
+		out = events
+	}
+	// Events without a time: before any Until, never at or after a Since.
+	if len(out) < limit && f.Since.IsZero() {
+		c, a := append(slices.Clip(conds), "time IS NULL"), slices.Clip(args)
+		if cursor && f.BeforeTime.IsZero() {
+			c, a = append(c, "id < ?"), append(a, f.BeforeID)
+		}
+		events, err := s.listAudit(ctx, c, a, "id DESC", limit-len(out))
+		if err != nil {
+			return nil, wrapErr(op, err)
+		}
+		out = append(out, events...)
+	}
+	return out, nil
+}
 
-	rows, err := s.reader().QueryContext(ctx, b.String(), args...)
+// listAudit runs one step of ListAudit: the events matching every condition of conds (with
+// '?' placeholders), in order, at most limit.
+func (s *Store) listAudit(ctx context.Context, conds []string, args []any, order string, limit int) ([]storage.AuditEvent, error) {
+	query := adapt(s.dialect, "SELECT "+auditColumns+" FROM audit_events WHERE "+
+		strings.Join(conds, " AND ")+" ORDER BY "+order+" LIMIT "+strconv.Itoa(limit))
+	rows, err := s.reader().QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, wrapErr("list audit events", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []storage.AuditEvent
@@ -82,14 +117,11 @@ func (s *Store) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage
 		var e storage.AuditEvent
 		if err := rows.Scan(&e.ID, timeCol{&e.Time}, &e.Type, &e.Actor, &e.ClientID, &e.Subject,
 			jsonCol[map[string]string]{&e.Details}); err != nil {
-			return nil, wrapErr("list audit events", err)
+			return nil, err
 		}
 		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, wrapErr("list audit events", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // DeleteAuditBefore deletes at most limit events older than before, oldest first, in bounded

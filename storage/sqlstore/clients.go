@@ -17,7 +17,7 @@ func scanClient(row scanner) (storage.Client, error) {
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.Trusted,
 		jsonStrings(&c.GrantTypes), jsonStrings(&c.Scopes), jsonStrings(&c.RedirectURIs),
 		jsonStrings(&c.PostLogoutRedirectURIs), &c.TokenFormat, &c.Declared,
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &c.Version)
 	return c, err
 }
 
@@ -36,7 +36,8 @@ func clientLists(c storage.Client) (grantTypes, scopes, redirects, postLogout st
 	return
 }
 
-// CreateClient stores c; storage.ErrConflict if the id is taken.
+// CreateClient stores c at version 1 (whatever c.Version says); storage.ErrConflict if the id
+// is taken.
 func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 	gt, sc, ru, pl, err := clientLists(c)
 	if err != nil {
@@ -82,26 +83,65 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 	return out, nil
 }
 
-// UpdateClient replaces every field of the client but ID and CreatedAt; storage.ErrNotFound
-// if absent.
+// QueryClients returns one page of the clients matching q, ordered by id (byte order).
+func (s *Store) QueryClients(ctx context.Context, q storage.ClientQuery) ([]storage.Client, error) {
+	const op = "query clients"
+	pattern := likePattern(q.Search)
+	query, args := s.q.queryClients, []any{q.Search, pattern, pattern, pageLimit(q.Limit)}
+	if q.After != "" {
+		query, args = s.q.queryClientsAfter, append([]any{q.After}, args...)
+	}
+	rows, err := s.reader().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	defer rows.Close()
+	var out []storage.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, wrapErr(op, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	return out, nil
+}
+
+// UpdateClient replaces every field of the client but ID, CreatedAt and Version, and adds one
+// to Version, in one conditional statement; storage.ErrNotFound if absent. When c.Version is
+// not zero and differs from the stored version, it writes nothing and returns
+// storage.ErrConflict.
 func (s *Store) UpdateClient(ctx context.Context, c storage.Client) error {
+	const op = "update client"
 	gt, sc, ru, pl, err := clientLists(c)
 	if err != nil {
 		return err
 	}
-	res, err := s.writer().ExecContext(ctx, s.q.updateClient, c.Name, c.SecretHash, c.Public,
-		c.Trusted, gt, sc, ru, pl, c.TokenFormat, c.Declared, s.timeArg(c.UpdatedAt), c.ID)
+	w := s.writer()
+	res, err := w.ExecContext(ctx, s.q.updateClient, c.Name, c.SecretHash, c.Public,
+		c.Trusted, gt, sc, ru, pl, c.TokenFormat, c.Declared, s.timeArg(c.UpdatedAt), c.ID,
+		c.Version, c.Version)
 	if err != nil {
-		return wrapErr("update client", err)
+		return wrapErr(op, err)
 	}
-	n, err := affected("update client", res)
+	n, err := affected(op, res)
 	if err != nil {
 		return err
 	}
-	if n == 0 {
-		return notFound(fmt.Sprintf("update client %q", c.ID))
+	if n > 0 {
+		return nil
 	}
-	return nil
+	// Absent, or at another version. Read on the writer (or in the transaction): what the
+	// UPDATE saw, or later.
+	var stored int64
+	if err := w.QueryRowContext(ctx, s.q.clientVersion, c.ID).Scan(&stored); err != nil {
+		return wrapErr(fmt.Sprintf("%s %q", op, c.ID), err)
+	}
+	return fmt.Errorf("sqlstore: %s %q: version %d, stored %d: %w", op, c.ID, c.Version, stored,
+		storage.ErrConflict)
 }
 
 // DeleteClient deletes the client and its tokens; storage.ErrNotFound if absent.

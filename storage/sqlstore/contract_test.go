@@ -35,7 +35,7 @@ func runContract(t *testing.T, open func(t *testing.T) *Store) {
 			t.Fatal(err)
 		}
 		want := c
-		want.CreatedAt, want.UpdatedAt = us(c.CreatedAt), us(c.UpdatedAt)
+		want.CreatedAt, want.UpdatedAt, want.Version = us(c.CreatedAt), us(c.UpdatedAt), 1
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("GetClient:\n got %+v\nwant %+v", got, want)
 		}

@@ -9,9 +9,9 @@ import (
 const deleteBatchSize = 500
 
 // DeleteExpired deletes at most limit rows that expired before now: tokens, deny-list entries,
-// previous keys past NotAfter, authorization codes, sessions and device codes, in that order
-// and in bounded batches; the limit counts the rows of all kinds together. It returns how many rows it
-// deleted.
+// previous keys past NotAfter, authorization codes, sessions, device codes and admin tokens
+// (those that expire), in that order and in bounded batches; the limit counts the rows of all
+// kinds together. It returns how many rows it deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
 	if now.IsZero() {
 		return 0, nil
@@ -25,6 +25,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (in
 		{"delete expired codes", s.q.deleteExpiredCodes},
 		{"delete expired sessions", s.q.deleteExpiredSessions},
 		{"delete expired device codes", s.q.deleteExpiredDeviceCodes},
+		{"delete expired admin tokens", s.q.deleteExpiredAdminTokens},
 	} {
 		n, err := s.deleteBatches(ctx, step.query, cutoff, limit-total)
 		total += n

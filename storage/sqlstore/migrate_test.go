@@ -248,8 +248,11 @@ func testMigrateV2ToV3(t *testing.T, dsn string) {
 	}
 	checkV2 := func(s *Store) {
 		t.Helper()
-		if c, err := s.GetClient(ctx, "tv"); err != nil || c.Name != "TV" {
-			t.Fatalf("client: %+v, %v", c, err)
+		// In SQL: the store's queries are those of the latest schema, and this runs at
+		// version 2 too, whose clients lack later columns.
+		var name string
+		if err := s.w.QueryRowContext(ctx, adapt(s.dialect, `SELECT name FROM clients WHERE id = ?`), "tv").Scan(&name); err != nil || name != "TV" {
+			t.Fatalf("client: %q, %v", name, err)
 		}
 		if u, err := s.GetUser(ctx, "alice"); err != nil || !u.CreatedAt.Equal(t0) {
 			t.Fatalf("user: %+v, %v", u, err)
@@ -472,5 +475,165 @@ func testMigrateV3ToV4(t *testing.T, dsn string) {
 	pat.Name = ""
 	if got, err := up.GetTokenByHash(ctx, pat.Hash); err != nil || !reflect.DeepEqual(got, pat) {
 		t.Fatalf("personal token after down and up: %v\n got %+v\nwant %+v", err, got, pat)
+	}
+}
+
+// TestMigrateV4ToV5 seeds a database at schema version 4 with clients and audit events
+// written with version 4's columns, migrates it to version 5 (client versions, admin tokens,
+// audit indexes), checks that the clients read back at version 1 and that the new methods
+// work on the seeded rows, then migrates down to 4 and up again.
+func TestMigrateV4ToV5(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "g.db") },
+		"postgres": func(t *testing.T) string { return postgresSchemaDSN(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testMigrateV4ToV5(t, dsn(t))
+		})
+	}
+}
+
+func testMigrateV4ToV5(t *testing.T, dsn string) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+
+	s, err := Open(ctx, dsn, Options{SkipMigrations: true, MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := s.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(db querier, query string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, adapt(s.dialect, query), args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+	// Ids whose byte order differs from a linguistic collation's: "B" < "a" < "b".
+	for _, id := range []string{"b", "B", "a"} {
+		exec(s.w, `INSERT INTO clients (id, name, grant_types, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+			id, "App "+id, `["authorization_code"]`, s.timeArg(t0), s.timeArg(t0))
+	}
+	audit := `INSERT INTO audit_events (time, type, actor, client_id, subject, details) VALUES (?, ?, ?, ?, ?, ?)`
+	exec(s.w, audit, s.timeArg(t0), "client.created", "cli", "a", "", `null`)
+	exec(s.w, audit, s.timeArg(t0), "token.issued", "a", "a", "alice", `null`)
+	exec(s.w, audit, s.timeArg(t0.Add(time.Second)), "token.issued", "b", "b", "alice", `null`)
+
+	if _, err := p.UpTo(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Version(ctx); err != nil || v != 5 {
+		t.Fatalf("Version after migrating = %d, %v; want 5", v, err)
+	}
+	if err := s.Migrate(ctx); err != nil { // the rest of the way, if there is more
+		t.Fatal(err)
+	}
+
+	checkClients := func(s *Store) {
+		t.Helper()
+		list, err := s.QueryClients(ctx, storage.ClientQuery{Limit: 10})
+		var ids []string
+		for _, c := range list {
+			ids = append(ids, c.ID)
+			if c.Version != 1 || c.Name != "App "+c.ID || !c.CreatedAt.Equal(t0) {
+				t.Errorf("client %s: %+v", c.ID, c)
+			}
+		}
+		if err != nil || !reflect.DeepEqual(ids, []string{"B", "a", "b"}) {
+			t.Fatalf("QueryClients: %q, %v; want byte order", ids, err)
+		}
+	}
+	checkClients(s)
+	c, err := s.GetClient(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Name = "renamed"
+	if err := s.UpdateClient(ctx, c); err != nil {
+		t.Fatalf("UpdateClient at version 1: %v", err)
+	}
+	if err := s.UpdateClient(ctx, c); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("UpdateClient at a stale version: %v, want ErrConflict", err)
+	}
+	if got, err := s.GetClient(ctx, "a"); err != nil || got.Version != 2 || got.Name != "renamed" {
+		t.Fatalf("updated client: %+v, %v", got, err)
+	}
+	events, err := s.ListAudit(ctx, storage.AuditFilter{Subject: "alice"})
+	if err != nil || len(events) != 2 || events[0].Actor != "b" || events[1].Actor != "a" {
+		t.Fatalf("ListAudit(subject alice): %+v, %v", events, err)
+	}
+	next, err := s.ListAudit(ctx, storage.AuditFilter{Subject: "alice", BeforeTime: events[0].Time, BeforeID: events[0].ID})
+	if err != nil || len(next) != 1 || next[0].ID != events[1].ID {
+		t.Fatalf("ListAudit after a cursor: %+v, %v", next, err)
+	}
+	if events, err := s.ListAudit(ctx, storage.AuditFilter{Actor: "cli"}); err != nil || len(events) != 1 || events[0].Type != "client.created" {
+		t.Fatalf("ListAudit(actor cli): %+v, %v", events, err)
+	}
+	tok := storage.AdminToken{ID: "adm", Name: "ops", Hash: []byte("adm-hash"), CreatedBy: "cli", CreatedAt: t0}
+	if err := s.CreateAdminToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetAdminTokenByHash(ctx, tok.Hash); err != nil || !reflect.DeepEqual(got, tok) {
+		t.Fatalf("admin token: %+v, %v", got, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Down to 4: the clients and events stay, the versions and admin tokens go.
+	down, err := Open(ctx, dsn, Options{SkipMigrations: true, MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	dp, err := down.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.DownTo(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := down.Version(ctx); err != nil || v != 4 {
+		t.Fatalf("Version after migrating down = %d, %v; want 4", v, err)
+	}
+	var n int
+	if err := down.w.QueryRowContext(ctx, "SELECT count(*) FROM clients").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("clients after migrating down: %d, %v; want 3", n, err)
+	}
+	if err := down.w.QueryRowContext(ctx, "SELECT count(*) FROM audit_events").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("audit events after migrating down: %d, %v; want 3", n, err)
+	}
+	if _, err := down.w.ExecContext(ctx, "SELECT version FROM clients"); err == nil {
+		t.Fatal("column clients.version survived migrating down")
+	}
+	if _, err := down.w.ExecContext(ctx, "SELECT 1 FROM admin_tokens"); err == nil {
+		t.Fatal("admin_tokens table survived migrating down")
+	}
+	if err := down.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// And up again, with Migrate as a server runs it: every client back at version 1.
+	if err := Migrate(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	up, err := Open(ctx, dsn, Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	if err := up.w.QueryRowContext(ctx, "SELECT count(*) FROM clients WHERE version = 1").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("clients at version 1 after down and up: %d, %v; want 3", n, err)
+	}
+	if _, err := up.GetAdminTokenByHash(ctx, tok.Hash); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("admin token after down and up: %v, want ErrNotFound", err)
 	}
 }

@@ -21,6 +21,9 @@ type queries struct {
 	getClient          string
 	listClients        string
 	updateClient       string
+	clientVersion      string
+	queryClients       string
+	queryClientsAfter  string
 	deleteClient       string
 	deleteClientTokens string
 
@@ -31,6 +34,7 @@ type queries struct {
 	deleteScope string
 
 	createToken    string
+	getToken       string
 	getTokenByHash string
 	revokeToken    string
 	revokeJTI      string
@@ -41,6 +45,8 @@ type queries struct {
 	getUser            string
 	getUserByUsername  string
 	listUsers          string
+	queryUsers         string
+	queryUsersAfter    string
 	updateUser         string
 	deleteUser         string
 	deleteUserConsents string
@@ -83,6 +89,14 @@ type queries struct {
 	recordDevicePoll         string
 	consumeDeviceCode        string
 	deleteExpiredDeviceCodes string
+
+	createAdminToken         string
+	getAdminTokenByHash      string
+	listAdminTokens          string
+	deleteAdminToken         string
+	touchAdminToken          string
+	adminTokenExists         string
+	deleteExpiredAdminTokens string
 }
 
 // Markers that adapt rewrites for PostgreSQL.
@@ -93,7 +107,7 @@ const (
 
 const (
 	clientColumns = `id, name, secret_hash, public, trusted, grant_types, scopes, redirect_uris,
-		post_logout_redirect_uris, token_format, declared, created_at, updated_at`
+		post_logout_redirect_uris, token_format, declared, created_at, updated_at, version`
 	scopeColumns = `name, description, is_default, created_at`
 	tokenColumns = `id, hash, kind, client_id, subject, scopes, audience, grant_id, auth_time,
 		issued_at, expires_at, used_at, revoked_at, name, last_used_at`
@@ -104,7 +118,8 @@ const (
 	consentColumns = `user_id, client_id, scopes, created_at, updated_at`
 	codeColumns    = `hash, grant_id, client_id, user_id, redirect_uri, scopes, code_challenge,
 		code_challenge_method, nonce, auth_time, session_id, issued_at, expires_at, used_at`
-	sessionColumns = `id, hash, user_id, auth_time, created_at, expires_at, user_agent, ip`
+	sessionColumns    = `id, hash, user_id, auth_time, created_at, expires_at, user_agent, ip`
+	adminTokenColumns = `id, name, hash, created_by, created_at, expires_at, last_used_at`
 	// "interval" is a keyword in PostgreSQL.
 	deviceColumns = `hash, user_code_hash, client_id, scopes, status, user_id, auth_time,
 		"interval", last_polled_at, issued_at, expires_at, used_at`
@@ -114,15 +129,42 @@ const (
 		prev.issued_at, prev.expires_at, prev.used_at`
 )
 
+// Search conditions of QueryClients and QueryUsers. The first argument is the search text
+// (the condition is true when it is empty), each other one the LIKE pattern made of it by
+// likePattern: lower-cased ASCII, with '%', '_' and the escape character '!' escaped. ('!'
+// rather than a backslash: its literal means the same whatever PostgreSQL's
+// standard_conforming_strings says.) lower() of a
+// column in the "C" collation (PostgreSQL) or of any column (SQLite, without ICU) folds ASCII
+// letters only, like the memory store.
+const (
+	clientSearch = `(? = '' OR lower(id ` + byteOrder + `) LIKE ? ESCAPE '!'
+		OR lower(name ` + byteOrder + `) LIKE ? ESCAPE '!')`
+	userSearch = `(? = '' OR lower(username ` + byteOrder + `) LIKE ? ESCAPE '!'
+		OR lower(email ` + byteOrder + `) LIKE ? ESCAPE '!'
+		OR lower(name ` + byteOrder + `) LIKE ? ESCAPE '!')`
+)
+
 func newQueries(dialect string) *queries {
 	q := &queries{
+		// A new client is at version 1, whatever the caller passed.
 		createClient: `INSERT INTO clients (` + clientColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
 		getClient:   `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`,
 		listClients: `SELECT ` + clientColumns + ` FROM clients ORDER BY id`,
+		// The version check and the increment are one statement: of concurrent updates that
+		// read the same version (on any connection or node) exactly one matches the row. The
+		// last two arguments are the expected version, twice; 0 skips the check.
 		updateClient: `UPDATE clients SET name = ?, secret_hash = ?, public = ?, trusted = ?,
 			grant_types = ?, scopes = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
-			token_format = ?, declared = ?, updated_at = ? WHERE id = ?`,
+			token_format = ?, declared = ?, updated_at = ?, version = version + 1
+			WHERE id = ? AND (CAST(? AS BIGINT) = 0 OR version = ?)`,
+		clientVersion: `SELECT version FROM clients WHERE id = ?`,
+		// Keyset pages: the primary key index gives the order and the start.
+		queryClients: `SELECT ` + clientColumns + ` FROM clients WHERE ` + clientSearch + `
+			ORDER BY id ` + byteOrder + ` LIMIT ?`,
+		queryClientsAfter: `SELECT ` + clientColumns + ` FROM clients
+			WHERE id ` + byteOrder + ` > ? AND ` + clientSearch + `
+			ORDER BY id ` + byteOrder + ` LIMIT ?`,
 		deleteClient:       `DELETE FROM clients WHERE id = ?`,
 		deleteClientTokens: `DELETE FROM tokens WHERE client_id = ?`,
 
@@ -134,6 +176,7 @@ func newQueries(dialect string) *queries {
 
 		createToken: `INSERT INTO tokens (` + tokenColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		getToken:       `SELECT ` + tokenColumns + ` FROM tokens WHERE id = ?`,
 		getTokenByHash: `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ?`,
 		// COALESCE keeps the first revocation time; the row still counts as matched.
 		revokeToken: `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,
@@ -151,6 +194,11 @@ func newQueries(dialect string) *queries {
 		getUser:           `SELECT ` + userColumns + ` FROM users WHERE id = ?`,
 		getUserByUsername: `SELECT ` + userColumns + ` FROM users WHERE username = ?`,
 		listUsers:         `SELECT ` + userColumns + ` FROM users ORDER BY username ` + byteOrder,
+		queryUsers: `SELECT ` + userColumns + ` FROM users WHERE ` + userSearch + `
+			ORDER BY username ` + byteOrder + ` LIMIT ?`,
+		queryUsersAfter: `SELECT ` + userColumns + ` FROM users
+			WHERE username ` + byteOrder + ` > ? AND ` + userSearch + `
+			ORDER BY username ` + byteOrder + ` LIMIT ?`,
 		updateUser: `UPDATE users SET username = ?, email = ?, email_verified = ?, name = ?,
 			password_hash = ?, disabled = ?, roles = ?, declared = ?, updated_at = ?
 			WHERE id = ?`,
@@ -233,6 +281,20 @@ func newQueries(dialect string) *queries {
 			RETURNING ` + deviceColumns,
 		deleteExpiredDeviceCodes: `DELETE FROM device_codes WHERE hash IN (
 			SELECT hash FROM device_codes WHERE expires_at < ? LIMIT ? ` + skipLocked + `)`,
+
+		createAdminToken: `INSERT INTO admin_tokens (` + adminTokenColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		getAdminTokenByHash: `SELECT ` + adminTokenColumns + ` FROM admin_tokens WHERE hash = ?`,
+		listAdminTokens: `SELECT ` + adminTokenColumns + ` FROM admin_tokens
+			ORDER BY created_at ASC NULLS FIRST, id ` + byteOrder,
+		deleteAdminToken: `DELETE FROM admin_tokens WHERE id = ?`,
+		// Arguments: at, id, at. Only moves forward.
+		touchAdminToken: `UPDATE admin_tokens SET last_used_at = ?
+			WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+		adminTokenExists: `SELECT 1 FROM admin_tokens WHERE id = ?`,
+		// A NULL expires_at (never expires) matches nothing.
+		deleteExpiredAdminTokens: `DELETE FROM admin_tokens WHERE id IN (
+			SELECT id FROM admin_tokens WHERE expires_at < ? LIMIT ? ` + skipLocked + `)`,
 	}
 	for _, p := range q.all() {
 		*p = adapt(dialect, *p)
@@ -243,12 +305,13 @@ func newQueries(dialect string) *queries {
 // all lists every query; a test checks that it misses none.
 func (q *queries) all() []*string {
 	return []*string{
-		&q.createClient, &q.getClient, &q.listClients, &q.updateClient, &q.deleteClient,
-		&q.deleteClientTokens,
+		&q.createClient, &q.getClient, &q.listClients, &q.updateClient, &q.clientVersion,
+		&q.queryClients, &q.queryClientsAfter, &q.deleteClient, &q.deleteClientTokens,
 		&q.createScope, &q.getScope, &q.listScopes, &q.updateScope, &q.deleteScope,
-		&q.createToken, &q.getTokenByHash, &q.revokeToken, &q.revokeJTI, &q.isRevoked,
+		&q.createToken, &q.getToken, &q.getTokenByHash, &q.revokeToken, &q.revokeJTI, &q.isRevoked,
 		&q.useToken,
-		&q.createUser, &q.getUser, &q.getUserByUsername, &q.listUsers, &q.updateUser,
+		&q.createUser, &q.getUser, &q.getUserByUsername, &q.listUsers, &q.queryUsers,
+		&q.queryUsersAfter, &q.updateUser,
 		&q.deleteUser, &q.deleteUserConsents, &q.deleteUserSessions,
 		&q.getConsent, &q.putConsent, &q.listConsents, &q.deleteConsent,
 		&q.createCode, &q.getCodeByHash, &q.consumeCode,
@@ -260,6 +323,8 @@ func (q *queries) all() []*string {
 		&q.createDeviceCode, &q.getDeviceCodeByUserCode, &q.getDeviceCodeByHash,
 		&q.decideDeviceCode, &q.pollDeviceCode, &q.recordDevicePoll, &q.consumeDeviceCode,
 		&q.deleteExpiredDeviceCodes,
+		&q.createAdminToken, &q.getAdminTokenByHash, &q.listAdminTokens, &q.deleteAdminToken,
+		&q.touchAdminToken, &q.adminTokenExists, &q.deleteExpiredAdminTokens,
 	}
 }
 
@@ -284,14 +349,6 @@ func adapt(dialect, query string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// placeholder returns the n-th (from 1) placeholder of dialect, for queries built at run time.
-func placeholder(dialect string, n int) string {
-	if dialect == DialectPostgres {
-		return "$" + strconv.Itoa(n)
-	}
-	return "?"
 }
 
 // lazyStmt is a statement prepared on first use and kept until the Store closes. Preparing

@@ -40,6 +40,15 @@ func (s *Store) CreateToken(ctx context.Context, t storage.Token) error {
 	return wrapErr("create token", err)
 }
 
+// GetToken returns the token with id, expired or revoked alike; storage.ErrNotFound if absent.
+func (s *Store) GetToken(ctx context.Context, id string) (storage.Token, error) {
+	t, err := scanToken(s.reader().QueryRowContext(ctx, s.q.getToken, id))
+	if err != nil {
+		return storage.Token{}, wrapErr(fmt.Sprintf("get token %q", id), err)
+	}
+	return t, nil
+}
+
 // GetTokenByHash returns the token whose hash is hash, expired or revoked alike;
 // storage.ErrNotFound if absent.
 func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (storage.Token, error) {

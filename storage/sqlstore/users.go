@@ -71,6 +71,33 @@ func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
 	return out, nil
 }
 
+// QueryUsers returns one page of the users matching q, ordered by username (byte order).
+func (s *Store) QueryUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, error) {
+	const op = "query users"
+	pattern := likePattern(q.Search)
+	query, args := s.q.queryUsers, []any{q.Search, pattern, pattern, pattern, pageLimit(q.Limit)}
+	if q.After != "" {
+		query, args = s.q.queryUsersAfter, append([]any{q.After}, args...)
+	}
+	rows, err := s.reader().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	defer rows.Close()
+	var out []storage.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrapErr(op, err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	return out, nil
+}
+
 // UpdateUser replaces every field of the user but ID and CreatedAt; storage.ErrNotFound if
 // absent, storage.ErrConflict if the new username is taken.
 func (s *Store) UpdateUser(ctx context.Context, u storage.User) error {

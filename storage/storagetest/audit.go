@@ -15,6 +15,8 @@ func auditTests() []test {
 		{"Filter", testAuditFilter},
 		{"DefaultLimit", testAuditDefaultLimit},
 		{"Copies", testAuditCopies},
+		{"FilterFields", testAuditFilterFields},
+		{"Pages", testAuditPages},
 	}
 }
 

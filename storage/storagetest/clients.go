@@ -17,6 +17,9 @@ func clientTests() []test {
 		{"Delete", testClientDelete},
 		{"DeleteDeletesTokens", testClientDeleteTokens},
 		{"Copies", testClientCopies},
+		{"Version", testClientVersion},
+		{"Query", testClientQuery},
+		{"QueryPages", testClientQueryPages},
 	}
 }
 
@@ -79,7 +82,8 @@ func testClientUpdate(t *testing.T, s storage.Store) {
 	must(t, s.CreateClient(ctx, fullClient("other")), "CreateClient other")
 
 	// Every field changes, booleans flip, slices become nil or empty; ID and CreatedAt must
-	// be ignored (CreatedAt passed here differs).
+	// be ignored (CreatedAt passed here differs). Version 0 skips the version check; the
+	// stored version goes from 1 to 2.
 	upd := storage.Client{
 		ID:                     "upd",
 		Name:                   "renamed",
@@ -97,17 +101,19 @@ func testClientUpdate(t *testing.T, s storage.Store) {
 	}
 	must(t, s.UpdateClient(ctx, upd), "UpdateClient")
 	want := upd
-	want.CreatedAt = orig.CreatedAt
+	want.CreatedAt, want.Version = orig.CreatedAt, 2
 	got, err := s.GetClient(ctx, "upd")
 	must(t, err, "GetClient")
 	checkEqual(t, "updated client", got, want)
 
 	// And back: slices from empty to full, booleans flipped again.
+	// The version read is the one to pass.
 	back := fullClient("upd")
-	back.UpdatedAt = at(3 * time.Hour)
+	back.UpdatedAt, back.Version = at(3*time.Hour), got.Version
 	must(t, s.UpdateClient(ctx, back), "UpdateClient back")
 	got, err = s.GetClient(ctx, "upd")
 	must(t, err, "GetClient")
+	back.Version = 3
 	checkEqual(t, "client updated back", got, back)
 
 	other, err := s.GetClient(ctx, "other")
@@ -185,5 +191,6 @@ func testClientCopies(t *testing.T, s storage.Store) {
 	u.Scopes[1] = "mutated"
 	again, err = s.GetClient(ctx, "copy")
 	must(t, err, "GetClient")
+	want.Version = 2
 	checkEqual(t, "client after the caller changed an updated slice", again, want)
 }

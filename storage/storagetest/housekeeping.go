@@ -31,6 +31,7 @@ type expiryFixture struct {
 	dueCodes, keptCodes   []string
 	dueSess, keptSess     []string
 	dueDevs, keptDevs     []string
+	dueAdmins, keptAdmins []string
 }
 
 func writeExpiryFixture(t *testing.T, s storage.Store) expiryFixture {
@@ -139,13 +140,27 @@ func writeExpiryFixture(t *testing.T, s storage.Store) expiryFixture {
 	f.dueCodes, f.keptCodes = split(slices.Sorted(maps.Keys(codes)))
 	f.dueSess, f.keptSess = split(slices.Sorted(maps.Keys(sessions)))
 	f.dueDevs, f.keptDevs = split(slices.Sorted(maps.Keys(devices)))
+	// Admin tokens expire like the rest; one that never expires (zero ExpiresAt) stays.
+	admins := map[string]time.Time{
+		"due-a0": f.now.Add(-time.Microsecond), "due-a1": at(-time.Hour), "due-a2": at(-72 * time.Hour),
+		"keep-a-now": f.now, "keep-a-later": at(time.Hour), "keep-a-zero": {},
+	}
+	for id, exp := range admins {
+		tok := newAdminToken(id, at(-96*time.Hour))
+		tok.ExpiresAt = exp
+		if id == "due-a1" {
+			tok.LastUsedAt = at(-2 * time.Hour) // used or not makes no difference
+		}
+		must(t, s.CreateAdminToken(ctx, tok), "CreateAdminToken "+id)
+	}
+	f.dueAdmins, f.keptAdmins = split(slices.Sorted(maps.Keys(admins)))
 	return f
 }
 
 // due is how many rows the fixture has due.
 func (f expiryFixture) due() int {
 	return len(f.dueTokens) + len(f.dueJTIs) + len(f.dueKeys) + len(f.dueCodes) + len(f.dueSess) +
-		len(f.dueDevs)
+		len(f.dueDevs) + len(f.dueAdmins)
 }
 
 // check checks that the due rows are gone, if gone, and that the kept rows are there.
@@ -230,6 +245,20 @@ func (f expiryFixture) check(t *testing.T, s storage.Store, gone bool) {
 				t.Errorf("device code %s: %v, want it kept", name, err)
 			case !ids.present && !errors.Is(err, storage.ErrNotFound):
 				t.Errorf("device code %s: got %v, want ErrNotFound (deleted)", name, err)
+			}
+		}
+	}
+	for _, ids := range []struct {
+		names   []string
+		present bool
+	}{{f.dueAdmins, !gone}, {f.keptAdmins, true}} {
+		for _, id := range ids.names {
+			_, err := s.GetAdminTokenByHash(ctx, adminTokenHash(id))
+			switch {
+			case ids.present && err != nil:
+				t.Errorf("admin token %s: %v, want it kept", id, err)
+			case !ids.present && !errors.Is(err, storage.ErrNotFound):
+				t.Errorf("admin token %s: got %v, want ErrNotFound (deleted)", id, err)
 			}
 		}
 	}

@@ -161,8 +161,15 @@
 // zone), then by ID. ListAudit is newest first: by Time descending, and among events with the
 // same Time the one appended later (the larger ID) first. An empty list may be nil.
 //
-// ListAudit's filter: Type and ClientID match exactly; Since is inclusive (Time >= Since);
-// Limit n returns the n newest matching events; a Limit of 0 returns at most 100.
+// ListAudit's filter: Type, Actor, ClientID and Subject match exactly (case matters, '%' and
+// '_' are plain characters); Since is inclusive (Time >= Since) and Until exclusive (Time <
+// Until); Limit n returns the n newest matching events; a Limit of 0 returns at most 100.
+// With a non-zero BeforeID, ListAudit returns only the events after (BeforeTime, BeforeID) in
+// its order: Time before BeforeTime (the instant), or equal to it with a smaller ID. Paging
+// with the last event of each page as the cursor lists every matching event exactly once,
+// events with the same Time included. The cursor need not name a stored event. BeforeTime
+// without BeforeID is ignored. An event at the zero time sorts as the earliest: after every
+// other, before any non-zero Until, never at or after a non-zero Since.
 //
 // ListUsers is ordered by Username and ListConsents by ClientID, with the same kind of
 // names as above (lower-case ASCII letters, digits and '-', where the order is decided
@@ -170,14 +177,44 @@
 // two sessions of one user the same CreatedAt. ListConsents and ListSessions return only the
 // given user's records.
 //
+// # Versions, pages and search
+//
+// CreateClient stores Version 1 whatever the client passed says, and every client read back
+// (GetClient, ListClients, QueryClients) carries its stored Version; the suite's fixtures are
+// at version 1 for that reason. UpdateClient with a Version of 0 updates whatever the stored
+// version; with any other Version it updates only if that is the stored version, and else
+// returns ErrConflict and writes nothing. Either way a successful update stores the old
+// version plus one. An absent client is ErrNotFound (not ErrConflict) whatever the Version.
+// Of concurrent updates passing the same version exactly one succeeds, the others get
+// ErrConflict; retried read-modify-writes lose no update.
+//
+// QueryClients and QueryUsers return pages ordered by ID and by Username in byte order,
+// starting after After (exclusive; it need not name a record), at most Limit records (100
+// when Limit is 0). Search keeps the clients whose ID or Name, and the users whose Username,
+// Email or Name, contain it as a substring, ignoring the case of ASCII letters; '%', '_', '!'
+// and '\' match only themselves. (The suite does not check how non-ASCII letters of different
+// case compare.) Paging with the last ID or Username of each page as After lists every
+// matching record exactly once.
+//
+// GetToken finds a token by its ID, expired, used and revoked alike, and returns ErrNotFound
+// for an unknown ID.
+//
+// # Admin tokens
+//
+// AdminToken round-trips like every record. CreateAdminToken conflicts on ID and, separately,
+// on Hash; GetAdminTokenByHash matches the whole hash exactly and returns expired tokens;
+// DeleteAdminToken and TouchAdminToken of an unknown ID return ErrNotFound. TouchAdminToken
+// behaves like TouchToken: LastUsedAt only moves forward, and a zero time changes nothing.
+// ListAdminTokens is ordered by CreatedAt (the instant), then ID.
+//
 // # Housekeeping
 //
-// DeleteExpired(ctx, now, limit) deletes tokens, deny-list entries, codes, sessions and
-// device requests whose ExpiresAt is strictly before now, and keys in state KeyPrevious whose
+// DeleteExpired(ctx, now, limit) deletes tokens, deny-list entries, codes, sessions, device
+// requests and admin tokens whose ExpiresAt is strictly before now, and keys in state KeyPrevious whose
 // NotAfter is strictly before now. Codes are deleted whether used or not, tokens whether
 // revoked or used or not, device requests whatever their Status and UsedAt.
 // It never deletes a next or current key (whatever its NotAfter), nor a row whose time is the
-// zero time, equal to now, or later. It deletes at most limit rows in total (all six kinds
+// zero time, equal to now, or later. It deletes at most limit rows in total (all seven kinds
 // together) and returns how many it deleted; while rows are due it deletes at least one, so
 // calling it until it returns 0 deletes them all. A limit of 0 deletes nothing.
 // DeleteAuditBefore(ctx, before, limit) is the same for audit events whose Time is strictly
@@ -189,7 +226,8 @@
 // tx Store is undone (creates, updates, deletes, revocations, audit events, DeleteExpired and
 // DeleteAuditBefore, and of the user-facing aggregates: users, consents, sessions, a consumed
 // code, a used token, a touched token, RevokeTokens and DeleteUser, and a created, decided,
-// polled and exchanged device request) and InTx returns an error that matches fn's with
+// polled and exchanged device request, and a created, deleted and touched admin token) and
+// InTx returns an error that matches fn's with
 // errors.Is. When fn panics, the writes are undone and InTx panics again with the
 // same value. InTx on the tx
 // Store runs fn in the same transaction: its writes commit or roll back with the outer ones.
@@ -264,6 +302,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Codes", codeTests()},
 		{"Sessions", sessionTests()},
 		{"DeviceCodes", deviceCodeTests()},
+		{"AdminTokens", adminTokenTests()},
 		{"Times", timeTests()},
 		{"Tx", txTests()},
 		{"Housekeeping", housekeepingTests()},
@@ -307,9 +346,11 @@ func openStore(t *testing.T, open func(t *testing.T) storage.Store) storage.Stor
 	must(t, err, "ListAudit on a fresh store")
 	users, err := s.ListUsers(ctx)
 	must(t, err, "ListUsers on a fresh store")
-	if n := len(clients) + len(scopes) + len(keys) + len(events) + len(users); n != 0 {
-		t.Fatalf("open returned a store that is not empty: %d clients, %d scopes, %d keys, %d audit events, %d users",
-			len(clients), len(scopes), len(keys), len(events), len(users))
+	admins, err := s.ListAdminTokens(ctx)
+	must(t, err, "ListAdminTokens on a fresh store")
+	if n := len(clients) + len(scopes) + len(keys) + len(events) + len(users) + len(admins); n != 0 {
+		t.Fatalf("open returned a store that is not empty: %d clients, %d scopes, %d keys, %d audit events, %d users, %d admin tokens",
+			len(clients), len(scopes), len(keys), len(events), len(users), len(admins))
 	}
 	return s
 }
@@ -352,7 +393,8 @@ func tokenHash(id string) []byte {
 	return h[:]
 }
 
-// fullClient returns a client with every field set (and mixed booleans).
+// fullClient returns a client with every field set (and mixed booleans), at version 1: as
+// CreateClient stores it, and as UpdateClient expects it of a client not updated since.
 func fullClient(id string) storage.Client {
 	return storage.Client{
 		ID:                     id,
@@ -366,12 +408,14 @@ func fullClient(id string) storage.Client {
 		PostLogoutRedirectURIs: []string{"https://app.example/bye"},
 		TokenFormat:            storage.TokenFormatJWT,
 		Declared:               true,
+		Version:                1,
 		CreatedAt:              at(0),
 		UpdatedAt:              west(at(90 * time.Second)),
 	}
 }
 
-// publicClient returns a public client with empty and nil slices and the other booleans.
+// publicClient returns a public client with empty and nil slices and the other booleans, at
+// version 1.
 func publicClient(id string) storage.Client {
 	return storage.Client{
 		ID:           id,
@@ -383,6 +427,7 @@ func publicClient(id string) storage.Client {
 		RedirectURIs: nil,
 		TokenFormat:  storage.TokenFormatOpaque,
 		Declared:     false,
+		Version:      1,
 		CreatedAt:    west(at(-time.Hour)),
 		UpdatedAt:    at(-time.Hour),
 	}

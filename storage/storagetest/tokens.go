@@ -28,6 +28,7 @@ func tokenTests() []test {
 		{"PersonalFields", testTokenPersonalFields},
 		{"KindFilter", testTokenKindFilter},
 		{"Touch", testTokenTouch},
+		{"GetToken", testGetToken},
 	}
 }
 

@@ -94,6 +94,14 @@ func seed(t *testing.T, s storage.Store) {
 	} {
 		must(t, s.CreateDeviceCode(ctx, dc), "CreateDeviceCode")
 	}
+
+	// Admin tokens: one to keep, to delete, to touch, and one past its time.
+	expiredAdmin := newAdminToken("a-exp", at(-48*time.Hour))
+	expiredAdmin.ExpiresAt = txNow().Add(-time.Minute)
+	for _, tok := range []storage.AdminToken{newAdminToken("a-keep", at(-time.Hour)), newAdminToken("a-del", at(-time.Hour)),
+		newAdminToken("a-touch", at(-time.Hour)), expiredAdmin} {
+		must(t, s.CreateAdminToken(ctx, tok), "CreateAdminToken")
+	}
 }
 
 // writeEverything makes one write of every kind through s (the tx Store) and checks each
@@ -148,9 +156,12 @@ func writeEverything(ctx context.Context, s storage.Store) error {
 		}},
 		{"PollDeviceCode", func() error { _, err := s.PollDeviceCode(ctx, deviceHash("d-poll"), txNow()); return err }},
 		{"ConsumeDeviceCode", func() error { _, err := s.ConsumeDeviceCode(ctx, deviceHash("d-use"), txNow()); return err }},
+		{"CreateAdminToken", func() error { return s.CreateAdminToken(ctx, newAdminToken("a-new", txNow())) }},
+		{"DeleteAdminToken", func() error { return s.DeleteAdminToken(ctx, "a-del") }},
+		{"TouchAdminToken", func() error { return s.TouchAdminToken(ctx, "a-touch", txNow()) }},
 		{"DeleteExpired", func() error {
-			// t-exp, j-exp, k-prev, c-exp, se-exp and d-exp.
-			return wantCount(s.DeleteExpired(ctx, txNow(), 100))(6)
+			// t-exp, j-exp, k-prev, c-exp, se-exp, d-exp and a-exp.
+			return wantCount(s.DeleteExpired(ctx, txNow(), 100))(7)
 		}},
 		{"DeleteAuditBefore", func() error {
 			return wantCount(s.DeleteAuditBefore(ctx, txNow().Add(-24*time.Hour), 100))(1)
@@ -317,6 +328,18 @@ func checkWritten(t *testing.T, s storage.Store, where string) {
 	if _, err := s.GetDeviceCodeByUserCode(ctx, userCodeHash("d-exp")); !errors.Is(err, storage.ErrNotFound) {
 		fail("device code d-exp (deleted): got %v, want ErrNotFound", err)
 	}
+
+	if _, err := s.GetAdminTokenByHash(ctx, adminTokenHash("a-new")); err != nil {
+		fail("created admin token: %v", err)
+	}
+	if tok, err := s.GetAdminTokenByHash(ctx, adminTokenHash("a-touch")); err != nil || !tok.LastUsedAt.Equal(txNow()) {
+		fail("touched admin token: got LastUsedAt %s, %v; want %s", fmtTime(tok.LastUsedAt), err, fmtTime(txNow()))
+	}
+	for _, id := range []string{"a-del", "a-exp"} {
+		if _, err := s.GetAdminTokenByHash(ctx, adminTokenHash(id)); !errors.Is(err, storage.ErrNotFound) {
+			fail("admin token %s (deleted): got %v, want ErrNotFound", id, err)
+		}
+	}
 }
 
 // snapshot is everything the transaction tests can read back.
@@ -334,6 +357,7 @@ type snapshot struct {
 	Codes    []codeState
 
 	DeviceCodes []deviceState
+	AdminTokens []storage.AdminToken
 }
 
 // deviceState is what GetDeviceCodeByUserCode found.
@@ -413,6 +437,8 @@ func takeSnapshot(t *testing.T, s storage.Store) snapshot {
 		}
 		snap.DeviceCodes = append(snap.DeviceCodes, deviceState{Found: err == nil, Code: dc})
 	}
+	snap.AdminTokens, err = s.ListAdminTokens(ctx)
+	must(t, err, "ListAdminTokens")
 	return snap
 }
 

@@ -19,6 +19,8 @@ func userTests() []test {
 		{"Delete", testUserDelete},
 		{"DeleteCascades", testUserDeleteCascades},
 		{"Copies", testUserCopies},
+		{"Query", testUserQuery},
+		{"QueryPages", testUserQueryPages},
 	}
 }
 
