@@ -383,6 +383,23 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 				d.deleteToken(u, tid)
 			}
 		}
+		// A client re-created later with the same id must not inherit consents or pending
+		// codes.
+		for k := range d.consents {
+			if k.clientID == id {
+				del(u, d.consents, k)
+			}
+		}
+		for h, c := range d.codes {
+			if c.ClientID == id {
+				del(u, d.codes, h)
+			}
+		}
+		for h, dc := range d.deviceCodes {
+			if dc.ClientID == id {
+				d.deleteDeviceCode(u, h)
+			}
+		}
 		return nil
 	})
 }

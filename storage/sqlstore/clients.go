@@ -158,8 +158,17 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if n == 0 {
 			return notFound(fmt.Sprintf("delete client %q", id))
 		}
-		if _, err := tx.tx.ExecContext(ctx, tx.q.deleteClientTokens, id); err != nil {
-			return wrapErr("delete client tokens", err)
+		// A client re-created later with the same id must not inherit consents or pending
+		// codes.
+		for _, q := range []struct{ what, sql string }{
+			{"delete client tokens", tx.q.deleteClientTokens},
+			{"delete client consents", tx.q.deleteClientConsents},
+			{"delete client codes", tx.q.deleteClientCodes},
+			{"delete client device codes", tx.q.deleteClientDeviceCodes},
+		} {
+			if _, err := tx.tx.ExecContext(ctx, q.sql, id); err != nil {
+				return wrapErr(q.what, err)
+			}
 		}
 		return nil
 	})

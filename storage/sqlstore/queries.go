@@ -17,15 +17,18 @@ import (
 // byteOrder is COLLATE "C" on PostgreSQL (byte order, SQLite's default) and a comment on
 // SQLite. The few statements built at run time (token filters) go through adapt too.
 type queries struct {
-	createClient       string
-	getClient          string
-	listClients        string
-	updateClient       string
-	clientVersion      string
-	queryClients       string
-	queryClientsAfter  string
-	deleteClient       string
-	deleteClientTokens string
+	createClient            string
+	getClient               string
+	listClients             string
+	updateClient            string
+	clientVersion           string
+	queryClients            string
+	queryClientsAfter       string
+	deleteClient            string
+	deleteClientTokens      string
+	deleteClientConsents    string
+	deleteClientCodes       string
+	deleteClientDeviceCodes string
 
 	createScope string
 	getScope    string
@@ -165,8 +168,11 @@ func newQueries(dialect string) *queries {
 		queryClientsAfter: `SELECT ` + clientColumns + ` FROM clients
 			WHERE id ` + byteOrder + ` > ? AND ` + clientSearch + `
 			ORDER BY id ` + byteOrder + ` LIMIT ?`,
-		deleteClient:       `DELETE FROM clients WHERE id = ?`,
-		deleteClientTokens: `DELETE FROM tokens WHERE client_id = ?`,
+		deleteClient:            `DELETE FROM clients WHERE id = ?`,
+		deleteClientTokens:      `DELETE FROM tokens WHERE client_id = ?`,
+		deleteClientConsents:    `DELETE FROM consents WHERE client_id = ?`,
+		deleteClientCodes:       `DELETE FROM auth_codes WHERE client_id = ?`,
+		deleteClientDeviceCodes: `DELETE FROM device_codes WHERE client_id = ?`,
 
 		createScope: `INSERT INTO scopes (` + scopeColumns + `) VALUES (?, ?, ?, ?)`,
 		getScope:    `SELECT ` + scopeColumns + ` FROM scopes WHERE name = ?`,
@@ -307,6 +313,7 @@ func (q *queries) all() []*string {
 	return []*string{
 		&q.createClient, &q.getClient, &q.listClients, &q.updateClient, &q.clientVersion,
 		&q.queryClients, &q.queryClientsAfter, &q.deleteClient, &q.deleteClientTokens,
+		&q.deleteClientConsents, &q.deleteClientCodes, &q.deleteClientDeviceCodes,
 		&q.createScope, &q.getScope, &q.listScopes, &q.updateScope, &q.deleteScope,
 		&q.createToken, &q.getToken, &q.getTokenByHash, &q.revokeToken, &q.revokeJTI, &q.isRevoked,
 		&q.useToken,

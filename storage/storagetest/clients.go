@@ -16,6 +16,7 @@ func clientTests() []test {
 		{"Update", testClientUpdate},
 		{"Delete", testClientDelete},
 		{"DeleteDeletesTokens", testClientDeleteTokens},
+		{"DeleteDeletesConsentsAndCodes", testClientDeleteConsents},
 		{"Copies", testClientCopies},
 		{"Version", testClientVersion},
 		{"Query", testClientQuery},
@@ -164,6 +165,35 @@ func testClientDeleteTokens(t *testing.T, s storage.Store) {
 	// The deleted tokens' ids are free again.
 	must(t, s.CreateClient(ctx, fullClient("gone")), "CreateClient again")
 	must(t, s.CreateToken(ctx, gone[0]), "CreateToken with a deleted token's id and hash")
+}
+
+// testClientDeleteConsents checks that a client re-created with a deleted client's id does not
+// inherit its consents (the consent page would be skipped) or its pending codes.
+func testClientDeleteConsents(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice")), "CreateUser")
+	for _, id := range []string{"gone", "kept"} {
+		must(t, s.CreateClient(ctx, fullClient(id)), "CreateClient")
+		must(t, s.PutConsent(ctx, newConsent("u1", id)), "PutConsent")
+		must(t, s.CreateCode(ctx, newCode(id, id, "u1")), "CreateCode")
+		must(t, s.CreateDeviceCode(ctx, newDeviceCode(id, id)), "CreateDeviceCode")
+	}
+	must(t, s.DeleteClient(ctx, "gone"), "DeleteClient")
+	must(t, s.CreateClient(ctx, fullClient("gone")), "CreateClient again")
+
+	_, err := s.GetConsent(ctx, "u1", "gone")
+	checkErr(t, "GetConsent of a deleted client", err, storage.ErrNotFound)
+	_, err = s.ConsumeCode(ctx, codeHash("gone"), at(0))
+	checkErr(t, "ConsumeCode of a deleted client", err, storage.ErrNotFound)
+	_, err = s.GetDeviceCodeByUserCode(ctx, userCodeHash("gone"))
+	checkErr(t, "GetDeviceCodeByUserCode of a deleted client", err, storage.ErrNotFound)
+
+	_, err = s.GetConsent(ctx, "u1", "kept")
+	must(t, err, "GetConsent of another client")
+	_, err = s.ConsumeCode(ctx, codeHash("kept"), at(0))
+	must(t, err, "ConsumeCode of another client")
+	_, err = s.GetDeviceCodeByUserCode(ctx, userCodeHash("kept"))
+	must(t, err, "GetDeviceCodeByUserCode of another client")
 }
 
 // testClientCopies checks that records are values: neither the caller's slices nor the
