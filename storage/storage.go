@@ -80,7 +80,8 @@ type Clients interface {
 	// Version; ErrNotFound if absent. When c.Version is not zero and differs from the stored
 	// version, nothing is written and the error is ErrConflict (a lost update prevented).
 	UpdateClient(ctx context.Context, c Client) error
-	// DeleteClient returns ErrNotFound if absent. It also deletes the client's tokens.
+	// DeleteClient returns ErrNotFound if absent. It also deletes the client's tokens, consents,
+	// authorization codes and device codes.
 	DeleteClient(ctx context.Context, id string) error
 }
 
