@@ -37,11 +37,14 @@ type Config struct {
 	// DataDir holds the SQLite database by default.
 	DataDir string `yaml:"data_dir"`
 
-	Keys   Keys   `yaml:"keys"`
-	Tokens Tokens `yaml:"tokens"`
-	Log    Log    `yaml:"log"`
-	HTTP   HTTP   `yaml:"http"`
-	OAuth  OAuth  `yaml:"oauth"`
+	Keys    Keys    `yaml:"keys"`
+	Tokens  Tokens  `yaml:"tokens"`
+	Log     Log     `yaml:"log"`
+	HTTP    HTTP    `yaml:"http"`
+	OAuth   OAuth   `yaml:"oauth"`
+	Audit   Audit   `yaml:"audit"`
+	Janitor Janitor `yaml:"janitor"`
+	Debug   Debug   `yaml:"debug"`
 
 	Scopes  []ScopeDecl  `yaml:"scopes"`
 	Clients []ClientDecl `yaml:"clients"`
@@ -96,6 +99,25 @@ type OAuth struct {
 	AllowPlainPKCE bool `yaml:"allow_plain_pkce"`
 	// SessionLifetime is how long a browser sign-in lasts; default 24h.
 	SessionLifetime Duration `yaml:"session_lifetime"`
+}
+
+// Audit configures the audit trail.
+type Audit struct {
+	// Retention is how long audit events are kept; the janitor deletes older ones. 0 keeps
+	// them forever. Default 90 days.
+	Retention Duration `yaml:"retention"`
+}
+
+// Janitor configures the background deletion of expired rows.
+type Janitor struct {
+	// Interval is the time between janitor passes; default 1m.
+	Interval Duration `yaml:"interval"`
+}
+
+// Debug configures diagnostics.
+type Debug struct {
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener; default false.
+	Pprof bool `yaml:"pprof"`
 }
 
 // ScopeDecl declares a scope.
@@ -155,6 +177,8 @@ const (
 	defaultAdminListen = "127.0.0.1:8081"
 	defaultDataDir     = "./gatehouse-data"
 	defaultDBFile      = "gatehouse.db"
+	// defaultAuditRetention is 90 days.
+	defaultAuditRetention = 90 * 24 * time.Hour
 )
 
 // Defaults returns the configuration used when nothing is set: Load("", nil).
@@ -197,6 +221,8 @@ func fillDefaults(c *Config, isSet func(path string) bool) {
 	dur("tokens.authorization_code_lifetime", &c.Tokens.AuthorizationCodeLifetime, 60*time.Second)
 	dur("tokens.id_token_lifetime", &c.Tokens.IDTokenLifetime, time.Hour)
 	dur("oauth.session_lifetime", &c.OAuth.SessionLifetime, 24*time.Hour)
+	dur("audit.retention", &c.Audit.Retention, defaultAuditRetention)
+	dur("janitor.interval", &c.Janitor.Interval, time.Minute)
 
 	str(&c.Log.Level, "info")
 	str(&c.Log.Format, "json")

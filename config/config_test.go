@@ -45,9 +45,11 @@ func TestDefaults(t *testing.T) {
 			AuthorizationCodeLifetime: Duration(60 * time.Second),
 			IDTokenLifetime:           Duration(time.Hour),
 		},
-		Log:   Log{Level: "info", Format: "json"},
-		HTTP:  HTTP{MaxBodyBytes: 65536, ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(10 * time.Second)},
-		OAuth: OAuth{SessionLifetime: Duration(24 * time.Hour)},
+		Log:     Log{Level: "info", Format: "json"},
+		HTTP:    HTTP{MaxBodyBytes: 65536, ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(10 * time.Second)},
+		OAuth:   OAuth{SessionLifetime: Duration(24 * time.Hour)},
+		Audit:   Audit{Retention: Duration(90 * 24 * time.Hour)},
+		Janitor: Janitor{Interval: Duration(time.Minute)},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Fatalf("Defaults() =\n%+v\nwant\n%+v", d, want)
@@ -156,8 +158,10 @@ func TestLoadFull(t *testing.T) {
 		Log: Log{Level: "debug", Format: "text"},
 		HTTP: HTTP{MaxBodyBytes: 1 << 20, ReadTimeout: Duration(5 * time.Second), WriteTimeout: Duration(time.Minute),
 			TrustedProxies: []string{"10.0.0.0/8", "fd00::/8"}},
-		OAuth:  OAuth{SessionLifetime: Duration(24 * time.Hour)},
-		Scopes: []ScopeDecl{{Name: "api:read", Description: "Read", Default: true}, {Name: "api:write"}},
+		OAuth:   OAuth{SessionLifetime: Duration(24 * time.Hour)},
+		Audit:   Audit{Retention: Duration(90 * 24 * time.Hour)},
+		Janitor: Janitor{Interval: Duration(time.Minute)},
+		Scopes:  []ScopeDecl{{Name: "api:read", Description: "Read", Default: true}, {Name: "api:write"}},
 		Clients: []ClientDecl{
 			{ID: "svc", Name: "svc", SecretHash: testSecretHash, GrantTypes: []string{"client_credentials"},
 				Scopes: []string{"api:read"}, TokenFormat: "opaque"},
@@ -556,7 +560,8 @@ func TestEnvTable(t *testing.T) {
 		"GATEHOUSE_TOKENS_AUTHORIZATION_CODE_LIFETIME", "GATEHOUSE_TOKENS_ID_TOKEN_LIFETIME", "GATEHOUSE_LOG_LEVEL",
 		"GATEHOUSE_LOG_FORMAT", "GATEHOUSE_HTTP_MAX_BODY_BYTES", "GATEHOUSE_HTTP_READ_TIMEOUT",
 		"GATEHOUSE_HTTP_WRITE_TIMEOUT", "GATEHOUSE_HTTP_TRUSTED_PROXIES", "GATEHOUSE_OAUTH_PKCE_OPTIONAL_FOR_CONFIDENTIAL",
-		"GATEHOUSE_OAUTH_ALLOW_PLAIN_PKCE", "GATEHOUSE_OAUTH_SESSION_LIFETIME"} {
+		"GATEHOUSE_OAUTH_ALLOW_PLAIN_PKCE", "GATEHOUSE_OAUTH_SESSION_LIFETIME", "GATEHOUSE_AUDIT_RETENTION",
+		"GATEHOUSE_JANITOR_INTERVAL", "GATEHOUSE_DEBUG_PPROF"} {
 		if !seen[name] {
 			t.Errorf("missing %s", name)
 		}

@@ -105,6 +105,8 @@ const (
 	maxCodeLifetime        = 10 * time.Minute
 	maxRefreshLifetime     = 8760 * time.Hour
 	maxBodyBytesLimit      = 16 << 20
+	// minAuditRetention keeps a typo from deleting the audit trail as it is written.
+	minAuditRetention = time.Minute
 )
 
 // Limits shared with the admin package, which checks clients and scopes again when it applies
@@ -205,6 +207,15 @@ func (c Config) problems(issuerDerived bool) []Problem {
 	}
 	ck.lifetime("http.read_timeout", c.HTTP.ReadTimeout, 0)
 	ck.lifetime("http.write_timeout", c.HTTP.WriteTimeout, 0)
+	switch r := c.Audit.Retention; {
+	case r < 0:
+		ck.add("audit.retention", "must not be negative (0 keeps events forever), got %s", r)
+	case r > 0 && r.Std() < minAuditRetention:
+		ck.add("audit.retention", "must be 0 (forever) or at least %s, got %s", Duration(minAuditRetention), r)
+	}
+	if iv := c.Janitor.Interval.Std(); iv < time.Second || iv > 24*time.Hour {
+		ck.add("janitor.interval", "must be between 1s and 24h, got %s", c.Janitor.Interval)
+	}
 	for i, proxy := range c.HTTP.TrustedProxies {
 		if _, err := netip.ParsePrefix(proxy); err != nil {
 			if _, err := netip.ParseAddr(proxy); err != nil {
