@@ -18,11 +18,15 @@ var dummyHash = token.HashGeneratedSecret("gatehouse-dummy-secret")
 // secret (client_secret_basic or client_secret_post); public clients must present none.
 // Every failure is the same invalid_client, so a caller cannot tell which part was wrong.
 func (p *Provider) authenticate(ctx context.Context, cred ClientCredentials) (*storage.Client, error) {
-	fail := ErrInvalidClient("client authentication failed")
+	// The error is built only on failure: the success path allocates nothing for it.
+	const failed = "client authentication failed"
+	fail := func(description string) (*storage.Client, error) {
+		return nil, ErrInvalidClient("%s", description)
+	}
 	entry, err := p.cache.client(ctx, cred.ID)
 	if errors.Is(err, storage.ErrNotFound) {
 		_, _, _ = token.VerifySecret(dummyHash, cred.Secret)
-		return nil, fail
+		return fail(failed)
 	}
 	if err != nil {
 		return nil, storageError(err)
@@ -30,14 +34,12 @@ func (p *Provider) authenticate(ctx context.Context, cred ClientCredentials) (*s
 	c := &entry.client
 	if c.Public {
 		if cred.Method != AuthMethodNone {
-			fail.Description = "public clients do not authenticate with a secret"
-			return nil, fail
+			return fail("public clients do not authenticate with a secret")
 		}
 		return c, nil
 	}
 	if cred.Method == AuthMethodNone || cred.Secret == "" {
-		fail.Description = "the client must authenticate"
-		return nil, fail
+		return fail("the client must authenticate")
 	}
 	// A secret verified before (within the cache's lifetime) is checked against its SHA-256
 	// digest, so an argon2id-hashed secret costs one slow hash per TTL, not per request.
@@ -48,10 +50,10 @@ func (p *Provider) authenticate(ctx context.Context, cred ClientCredentials) (*s
 	ok, _, err := token.VerifySecret(c.SecretHash, cred.Secret)
 	if err != nil {
 		p.log.ErrorContext(ctx, "client has an unreadable secret hash", "client_id", c.ID, "err", err)
-		return nil, fail
+		return fail(failed)
 	}
 	if !ok {
-		return nil, fail
+		return fail(failed)
 	}
 	entry.verified.Store(&digest)
 	return c, nil

@@ -52,7 +52,7 @@ func (p *Provider) RecordConsent(ctx context.Context, userID, clientID string, s
 		if err := tx.PutConsent(ctx, storage.Consent{UserID: userID, ClientID: clientID, Scopes: merged, CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, storage.AuditEvent{Time: now, Type: "consent.granted", Actor: userID,
+		return tx.AppendAudit(ctx, storage.AuditEvent{Time: now, Type: EventConsentGranted, Actor: userID,
 			ClientID: clientID, Subject: userID, Details: map[string]string{"scope": joinScopes(scopes)}})
 	})
 }
@@ -68,7 +68,7 @@ func (p *Provider) RevokeConsent(ctx context.Context, userID, clientID string) e
 		if err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, storage.AuditEvent{Time: now, Type: "consent.revoked", Actor: userID,
+		return tx.AppendAudit(ctx, storage.AuditEvent{Time: now, Type: EventConsentRevoked, Actor: userID,
 			ClientID: clientID, Subject: userID, Details: map[string]string{"tokens_revoked": itoa(n)}})
 	})
 }

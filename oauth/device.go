@@ -241,9 +241,9 @@ func (p *Provider) DecideDevice(ctx context.Context, userCode string, approve bo
 	if err != nil {
 		return err
 	}
-	status, event := storage.DeviceDenied, "device.denied"
+	status, event := storage.DeviceDenied, EventDeviceDenied
 	if approve {
-		status, event = storage.DeviceApproved, "device.approved"
+		status, event = storage.DeviceApproved, EventDeviceApproved
 	}
 	now := p.now().UTC()
 	err = p.store.InTx(ctx, func(tx storage.Store) error {

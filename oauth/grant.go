@@ -40,13 +40,14 @@ func (clientCredentialsGrant) handle(ctx context.Context, p *Provider, _ *TokenR
 	if err != nil {
 		return nil, err
 	}
-	// A JWT needs no row: nothing is written on this path. An opaque token is stored by hash.
+	// A JWT needs no row: nothing is written on this path. An opaque token is stored by hash,
+	// in one transaction with those of concurrent requests (batchwrite.go).
 	if at.opaque {
-		if err := p.store.CreateToken(ctx, at.record()); err != nil {
+		if err := p.tokens.create(ctx, at.record()); err != nil {
 			return nil, storageError(err)
 		}
 	}
 	// RFC 6749 4.4.3: a refresh token SHOULD NOT be included.
 	return &TokenResponse{AccessToken: at.value, TokenType: "Bearer",
-		ExpiresIn: p.expiresIn(), Scope: joinScopes(scopes)}, nil
+		ExpiresIn: p.expiresIn(), Scope: joinScopes(scopes), subject: at.subject, tokenID: at.claims.ID}, nil
 }

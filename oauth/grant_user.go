@@ -14,6 +14,10 @@ import (
 // revocation must commit although the request fails.
 type errReuse struct {
 	grantID string
+	// what was replayed: the grant type of the request (authorization_code, refresh_token).
+	grantType string
+	// subject is the user of the grant.
+	subject string
 	err     *Error
 }
 
@@ -40,8 +44,9 @@ func (p *Provider) redeem(ctx context.Context, clientID string, fn func(tx stora
 			if err != nil {
 				return err
 			}
-			return tx.AppendAudit(ctx, storage.AuditEvent{Time: now, Type: "token.reuse_detected", Actor: clientID,
-				ClientID: clientID, Details: map[string]string{"grant_id": reuse.grantID, "tokens_revoked": itoa(n)}})
+			return tx.AppendAudit(ctx, storage.AuditEvent{Time: now, Type: EventTokenReuseDetected, Actor: clientID,
+				ClientID: clientID, Subject: reuse.subject, Details: map[string]string{"grant_id": reuse.grantID,
+					"grant_type": reuse.grantType, "tokens_revoked": itoa(n)}})
 		})
 		if rerr != nil {
 			return nil, storageError(rerr)
@@ -93,7 +98,8 @@ func (authorizationCodeGrant) handle(ctx context.Context, p *Provider, req *Toke
 			if code.ClientID != client.ID {
 				return nil, invalid // not this client's grant to revoke
 			}
-			return nil, &errReuse{grantID: code.GrantID, err: ErrInvalidGrant("the authorization code was already used; the tokens it issued are revoked")}
+			return nil, &errReuse{grantID: code.GrantID, grantType: GrantAuthorizationCode, subject: code.UserID,
+				err: ErrInvalidGrant("the authorization code was already used; the tokens it issued are revoked")}
 		case err != nil:
 			return nil, err
 		}
@@ -136,6 +142,8 @@ func (refreshTokenGrant) handle(ctx context.Context, p *Provider, req *TokenRequ
 	if err != nil {
 		return nil, err
 	}
+	// Sign the access token before the write transaction (premint.go).
+	pre := p.preMintRefresh(ctx, client, req.RefreshToken, requested)
 	return p.redeem(ctx, client.ID, func(tx storage.Store) (*TokenResponse, error) {
 		old, err := tx.UseToken(ctx, token.Hash(req.RefreshToken), p.now().UTC())
 		switch {
@@ -145,7 +153,8 @@ func (refreshTokenGrant) handle(ctx context.Context, p *Provider, req *TokenRequ
 			if old.Kind != storage.KindRefresh || old.ClientID != client.ID || old.GrantID == "" {
 				return nil, invalid
 			}
-			return nil, &errReuse{grantID: old.GrantID, err: ErrInvalidGrant("the refresh token was already used; the grant is revoked")}
+			return nil, &errReuse{grantID: old.GrantID, grantType: GrantRefreshToken, subject: old.Subject,
+				err: ErrInvalidGrant("the refresh token was already used; the grant is revoked")}
 		case err != nil:
 			return nil, err
 		}
@@ -168,7 +177,7 @@ func (refreshTokenGrant) handle(ctx context.Context, p *Provider, req *TokenRequ
 			return nil, err
 		}
 		return p.issueForUser(ctx, tx, client, userGrant{grantID: old.GrantID, user: &u, scopes: old.Scopes,
-			access: access, authTime: old.AuthTime, refresh: true})
+			access: access, authTime: old.AuthTime, refresh: true, minted: pre.forToken(old)})
 	})
 }
 
@@ -190,6 +199,15 @@ func (passwordGrant) handle(ctx context.Context, p *Provider, req *TokenRequest,
 	case errors.As(err, &th):
 		return nil, ErrInvalidGrant("%s", th.Error())
 	case errors.Is(err, ErrLoginFailed):
+		// Audited like a failed sign-in on the login page (throttled attempts are not: they
+		// cost nothing, and a row each would let a flood fill the database). The client
+		// sent the credentials, so it is the actor.
+		ev := storage.AuditEvent{Time: p.now().UTC(), Type: EventLoginFailed, Actor: client.ID, ClientID: client.ID,
+			Details: map[string]string{"username": clipDetail(req.Username, maxAuditUsername), "ip": req.RemoteIP,
+				"grant_type": GrantPassword}}
+		if aerr := p.store.AppendAudit(ctx, ev); aerr != nil {
+			p.log.ErrorContext(ctx, "append audit event", "type", ev.Type, "err", aerr)
+		}
 		return nil, ErrInvalidGrant("invalid username or password")
 	case err != nil:
 		return nil, storageError(err)
@@ -199,7 +217,17 @@ func (passwordGrant) handle(ctx context.Context, p *Provider, req *TokenRequest,
 		return nil, ErrServer(err)
 	}
 	return p.redeem(ctx, client.ID, func(tx storage.Store) (*TokenResponse, error) {
-		return p.issueForUser(ctx, tx, client, userGrant{grantID: grantID, user: &u, scopes: scopes,
+		resp, err := p.issueForUser(ctx, tx, client, userGrant{grantID: grantID, user: &u, scopes: scopes,
 			authTime: p.now().UTC(), refresh: p.wantsRefresh(client, scopes)})
+		if err != nil {
+			return nil, err
+		}
+		// The sign-in is recorded with the tokens, in their transaction.
+		return resp, tx.AppendAudit(ctx, storage.AuditEvent{Time: p.now().UTC(), Type: EventLoginSucceeded, Actor: u.ID,
+			ClientID: client.ID, Subject: u.ID, Details: map[string]string{"ip": req.RemoteIP, "grant_type": GrantPassword,
+				"grant_id": grantID}})
 	})
 }
+
+// maxAuditUsername bounds the username recorded by a failed sign-in.
+const maxAuditUsername = 256

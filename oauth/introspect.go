@@ -94,22 +94,12 @@ func (f *found) introspection(issuer string) *Introspection {
 func (p *Provider) lookup(ctx context.Context, value string) (*found, error) {
 	now := p.now()
 	if token.LooksLikeJWT(value) {
-		keys, err := p.keys.PublicKeys(ctx)
-		if err != nil {
-			return nil, ErrServer(err)
+		claims, err := p.verifyJWT(ctx, value, now)
+		if err != nil || claims == nil {
+			return nil, err
 		}
-		claims, err := token.ParseAccessToken(value, keys, p.opts.Issuer, now, clockSkew)
-		if errors.Is(err, token.ErrUnknownKeyID) {
-			// Perhaps signed by a key another node made since we last loaded the keys:
-			// reload (at most once a second) and try once more.
-			if keys, err = p.keys.reloadLimited(ctx); err != nil {
-				return nil, ErrServer(err)
-			}
-			claims, err = token.ParseAccessToken(value, keys, p.opts.Issuer, now, clockSkew)
-		}
-		if err != nil {
-			return nil, nil
-		}
+		// The deny list and the client are read on every call: revocation takes effect at
+		// once, whatever the verification cache holds.
 		revoked, err := p.store.IsRevoked(ctx, claims.ID)
 		if err != nil {
 			return nil, storageError(err)
@@ -120,7 +110,7 @@ func (p *Provider) lookup(ctx context.Context, value string) (*found, error) {
 		if gone, err := p.clientGone(ctx, claims.ClientID); err != nil || gone {
 			return nil, err
 		}
-		return &found{jwt: &claims}, nil
+		return &found{jwt: claims}, nil
 	}
 	if !token.CheckOpaque(value, token.PrefixAccessToken) && !token.CheckOpaque(value, token.PrefixRefreshToken) &&
 		!token.CheckOpaque(value, token.PrefixPersonal) {
@@ -142,6 +132,37 @@ func (p *Provider) lookup(ctx context.Context, value string) (*found, error) {
 		}
 	}
 	return &found{stored: &t}, nil
+}
+
+// verifyJWT checks a JWT access token's signature, header and times, through the cache of
+// tokens verified before (jwtcache.go). It returns nil, nil for a token that does not verify.
+func (p *Provider) verifyJWT(ctx context.Context, value string, now time.Time) (*token.AccessClaims, error) {
+	if len(value) > token.MaxJWTSize {
+		return nil, nil // refused before any hashing or parsing
+	}
+	keys, err := p.keys.PublicKeys(ctx)
+	if err != nil {
+		return nil, ErrServer(err)
+	}
+	sum := tokenDigest(value)
+	if e := p.jwts.get(sum, keys, now); e != nil {
+		claims := e.claims
+		return &claims, nil
+	}
+	claims, err := token.ParseAccessToken(value, keys, p.opts.Issuer, now, clockSkew)
+	if errors.Is(err, token.ErrUnknownKeyID) {
+		// Perhaps signed by a key another node made since we last loaded the keys:
+		// reload (at most once a second) and try once more.
+		if keys, err = p.keys.reloadLimited(ctx); err != nil {
+			return nil, ErrServer(err)
+		}
+		claims, err = token.ParseAccessToken(value, keys, p.opts.Issuer, now, clockSkew)
+	}
+	if err != nil {
+		return nil, nil
+	}
+	p.jwts.put(sum, value, claims, keys, now)
+	return &claims, nil
 }
 
 // clientGone reports whether the client a token was issued to has been deleted: its tokens

@@ -23,6 +23,8 @@ type userGrant struct {
 	nonce    string
 	code     string // for c_hash (hybrid flow)
 	refresh  bool   // issue a refresh token
+	// minted is an access token signed before the transaction (premint.go), or nil.
+	minted *accessToken
 }
 
 // wantsRefresh reports whether a grant for client with scopes gets a refresh token: the
@@ -41,7 +43,7 @@ func (p *Provider) issueForUser(ctx context.Context, tx storage.Store, client *s
 	if g.access == nil {
 		g.access = g.scopes
 	}
-	at, err := p.mintAccessToken(ctx, client, g.user.ID, g.access)
+	at, err := p.userAccessToken(ctx, client, &g)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +52,8 @@ func (p *Provider) issueForUser(ctx context.Context, tx storage.Store, client *s
 	if err := tx.CreateToken(ctx, rec); err != nil {
 		return nil, err
 	}
-	resp := &TokenResponse{AccessToken: at.value, TokenType: "Bearer", ExpiresIn: p.expiresIn(), Scope: joinScopes(g.access)}
+	resp := &TokenResponse{AccessToken: at.value, TokenType: "Bearer", ExpiresIn: p.expiresIn(), Scope: joinScopes(g.access),
+		subject: g.user.ID, tokenID: at.claims.ID, grantID: g.grantID}
 	if g.refresh {
 		v, err := token.NewOpaque(token.PrefixRefreshToken)
 		if err != nil {
@@ -102,7 +105,10 @@ func (p *Provider) Approve(ctx context.Context, req *AuthorizeRequest, auth Auth
 	if ctx, err = p.keys.pin(ctx); err != nil {
 		return nil, ErrServer(err)
 	}
+	// issued is what the front channel gets: the tokens, for the token.issued event.
+	var issued TokenResponse
 	err = p.store.InTx(ctx, func(tx storage.Store) error {
+		issued = TokenResponse{}
 		var code string
 		if slices.Contains(rt, "code") {
 			if code, err = token.NewOpaque(token.PrefixCode); err != nil {
@@ -128,6 +134,7 @@ func (p *Provider) Approve(ctx context.Context, req *AuthorizeRequest, auth Auth
 				return err
 			}
 			accessToken = resp.AccessToken
+			issued = *resp
 			params.Set("access_token", resp.AccessToken)
 			params.Set("token_type", resp.TokenType)
 			params.Set("expires_in", strconv.FormatInt(resp.ExpiresIn, 10))
@@ -143,13 +150,20 @@ func (p *Provider) Approve(ctx context.Context, req *AuthorizeRequest, auth Auth
 				return err
 			}
 			params.Set("id_token", id)
+			issued.IDToken, issued.subject, issued.Scope = id, user.ID, joinScopes(req.Scopes)
 		}
-		return tx.AppendAudit(ctx, storage.AuditEvent{Time: now, Type: "authorization.approved", Actor: auth.UserID,
+		return tx.AppendAudit(ctx, storage.AuditEvent{Time: now, Type: EventAuthorizationApproved, Actor: auth.UserID,
 			ClientID: client.ID, Subject: auth.UserID, Details: map[string]string{"scope": joinScopes(req.Scopes),
 				"response_type": req.ResponseType}})
 	})
 	if err != nil {
 		return nil, storageError(err)
+	}
+	// Tokens sent through the front channel (implicit and hybrid flows): the user's approval
+	// issued them, so the user is the actor.
+	if issued.AccessToken != "" || issued.IDToken != "" {
+		issued.grantID = grantID
+		p.recordIssued(auth.UserID, GrantImplicit, req.ResponseType, &client, &issued)
 	}
 	if req.State != "" {
 		params.Set("state", req.State)

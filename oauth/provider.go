@@ -70,6 +70,10 @@ type Deps struct {
 	Users storage.Users
 	// Throttle slows down repeated sign-in failures; default in memory.
 	Throttle Throttle
+	// Events receives a token.issued event for every issuance (token endpoint grants and
+	// the tokens of the authorization endpoint), off the request path: an AuditBatcher.
+	// Nil records no token.issued events.
+	Events Events
 }
 
 // Provider is an OAuth 2.0 authorization server.
@@ -85,9 +89,14 @@ type Provider struct {
 	// usersInStore: the users live in Store, so reads inside a transaction go through it.
 	usersInStore bool
 	throttle     Throttle
+	events       Events
 	grants       map[string]grant
 	order        []string
 	cache        *cache
+	// tokens writes the opaque tokens of the client credentials grant with group commit.
+	tokens *tokenWriter
+	// jwts caches JWT access tokens whose signature verified, for introspection.
+	jwts *jwtCache
 }
 
 // New returns a Provider.
@@ -142,10 +151,17 @@ func New(opts Options, deps Deps) (*Provider, error) {
 	if deps.Throttle == nil {
 		deps.Throttle = NewMemoryThrottle()
 	}
-	p := &Provider{opts: opts, store: deps.Store, keys: deps.Keys, now: deps.Now, log: deps.Logger,
+	// Every audit event the Provider writes is also logged, after its transaction commits.
+	store := deps.Store
+	if deps.Logger.Handler() != slog.DiscardHandler {
+		store = AuditLogged(store, deps.Logger)
+	}
+	p := &Provider{opts: opts, store: store, keys: deps.Keys, now: deps.Now, log: deps.Logger,
 		sealer: deps.Sealer, idTokens: deps.IDTokens, users: deps.Users, usersInStore: usersInStore, throttle: deps.Throttle,
-		grants: map[string]grant{}}
+		events: deps.Events, grants: map[string]grant{}}
 	p.cache = newCache(deps.Store, opts.CacheTTL, deps.Now)
+	p.tokens = newTokenWriter(p.store, defaultWriteBatch, writeConcurrency(deps.Store))
+	p.jwts = newJWTCache()
 	all := []grant{clientCredentialsGrant{}, authorizationCodeGrant{}, refreshTokenGrant{}, passwordGrant{}, deviceCodeGrant{}}
 	enabled := opts.GrantTypes
 	if enabled == nil {
@@ -247,6 +263,10 @@ type TokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+
+	// For the token.issued audit event (never sent): the subject, the access token's id
+	// (jti) and the grant id of a user grant.
+	subject, tokenID, grantID string
 }
 
 // Token runs a token request: authenticate the client, pick the grant, check that the client
@@ -281,7 +301,13 @@ func (p *Provider) Token(ctx context.Context, req TokenRequest) (*TokenResponse,
 		}
 	}
 	// 5. The grant does the rest.
-	return g.handle(ctx, p, &req, client, scopes)
+	resp, err := g.handle(ctx, p, &req, client, scopes)
+	if err != nil {
+		return nil, err
+	}
+	// 6. Audit the issuance, off the request path.
+	p.recordIssued(client.ID, g.Type(), "", client, resp)
+	return resp, nil
 }
 
 // accessToken is a minted access token.

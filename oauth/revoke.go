@@ -29,7 +29,7 @@ func (p *Provider) Revoke(ctx context.Context, req TokenHandleRequest) error {
 	}
 	now := p.now().UTC()
 	err = p.store.InTx(ctx, func(tx storage.Store) error {
-		ev := storage.AuditEvent{Time: now, Type: "token.revoked", Actor: client.ID, ClientID: client.ID}
+		ev := storage.AuditEvent{Time: now, Type: EventTokenRevoked, Actor: client.ID, ClientID: client.ID}
 		if c := t.jwt; c != nil {
 			ev.Subject, ev.Details = c.Subject, map[string]string{"jti": c.ID, "format": "jwt"}
 			if err := tx.RevokeJTI(ctx, storage.Revocation{JTI: c.ID, ClientID: c.ClientID, ExpiresAt: c.ExpiresAt.UTC(), RevokedAt: now}); err != nil {

@@ -116,6 +116,11 @@ func openSQLite(ctx context.Context, dsn string, opts Options) (*core, error) {
 	writerParams := append(append([]string{}, common...),
 		"_pragma=journal_mode(WAL)",
 		"_pragma=synchronous(NORMAL)",
+		// Checkpoint every 4000 WAL pages (16 MiB) rather than SQLite's 1000: a page written
+		// by many commits in between is copied to the database file and synced once. It
+		// takes a fifth off the CPU of each token row (perf helper, measured with batches
+		// of 16 rows on 60,000 rows).
+		"_pragma=wal_autocheckpoint(4000)",
 		"_txlock=immediate",
 	)
 	w, err := sql.Open("sqlite", sqliteDSN(dsn, writerParams))
