@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-auth/gatehouse/oauth"
 )
 
 // metrics are the server's Prometheus collectors. Every label has a bounded set of values:
@@ -16,6 +18,7 @@ type metrics struct {
 	tokens         *prometheus.CounterVec
 	oauthErrors    *prometheus.CounterVec
 	janitorDeleted prometheus.Counter
+	auditDeleted   prometheus.Counter
 	keyRotations   *prometheus.CounterVec
 }
 
@@ -42,6 +45,10 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "gatehouse_janitor_deleted_rows_total",
 			Help: "Expired rows deleted by the janitor.",
 		}),
+		auditDeleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_janitor_deleted_audit_events_total",
+			Help: "Audit events older than the retention period deleted by the janitor.",
+		}),
 		keyRotations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_key_rotations_total",
 			Help: "Signing key rotations done by the janitor, by algorithm.",
@@ -61,6 +68,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		return nil, err
 	}
 	if m.janitorDeleted, err = register(reg, m.janitorDeleted); err != nil {
+		return nil, err
+	}
+	if m.auditDeleted, err = register(reg, m.auditDeleted); err != nil {
 		return nil, err
 	}
 	if m.keyRotations, err = register(reg, m.keyRotations); err != nil {
@@ -93,4 +103,38 @@ func register[C prometheus.Collector](reg *prometheus.Registry, c C) (C, error) 
 		}
 	}
 	return c, fmt.Errorf("server: register metrics: %w", err)
+}
+
+// registerAuditMetrics exports the counters of the token.issued batcher, when there is one.
+func registerAuditMetrics(reg *prometheus.Registry, b *oauth.AuditBatcher) error {
+	if b == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatehouse_audit_events_written_total",
+			Help: "token.issued audit events written by the batcher.",
+		}, func() float64 { return float64(b.Written()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatehouse_audit_events_dropped_total",
+			Help: "token.issued audit events dropped because the batcher's queue was full (or it had stopped).",
+		}, func() float64 { return float64(b.Dropped()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatehouse_audit_events_lost_total",
+			Help: "token.issued audit events dropped because writing them failed twice (they are logged).",
+		}, func() float64 { return float64(b.Lost()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_audit_events_queued",
+			Help: "token.issued audit events waiting to be written.",
+		}, func() float64 { return float64(b.Queued()) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				continue // a registry shared by two Servers: the first batcher's counters stay
+			}
+			return fmt.Errorf("server: register metrics: %w", err)
+		}
+	}
+	return nil
 }

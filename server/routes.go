@@ -98,6 +98,9 @@ func (s *Server) adminHandler() http.Handler {
 		x.handleFunc("POST /debug/pprof/symbol", false, pprof.Symbol)
 		x.handleFunc("GET /debug/pprof/trace", false, pprof.Trace)
 	}
+	for pattern, h := range s.adminMounts {
+		x.handle(pattern, false, h)
+	}
 	// Admin requests are logged but kept out of the HTTP metrics, which describe the public
 	// listener.
 	return s.observe(s.recoverPanics(securityHeaders(x, false)), nil, &route{path: "unmatched"})

@@ -95,6 +95,10 @@ type Options struct {
 	// rows one pass deletes, so a backlog is worked off over several passes.
 	JanitorBatchSize int
 	JanitorMaxPerRun int
+	// AuditRetention is how long audit events are kept: the janitor deletes older ones, in
+	// batches of JanitorBatchSize, at most JanitorMaxPerRun a pass. Zero or negative keeps
+	// them forever (the configuration's audit.retention defaults to 90 days).
+	AuditRetention time.Duration
 
 	// EnablePprof serves net/http/pprof under /debug/pprof/ on the admin handler.
 	EnablePprof bool
@@ -128,6 +132,12 @@ type Deps struct {
 	// Mounts adds handlers to the public listener by ServeMux pattern (e.g. "/demo/"),
 	// behind the same logging, metrics, panic recovery and security headers.
 	Mounts map[string]http.Handler
+	// AdminMounts adds handlers to the admin listener by ServeMux pattern (e.g. the admin
+	// API at "/admin/api/"), behind the same logging, panic recovery and security headers.
+	AdminMounts map[string]http.Handler
+	// Audit, when set, is the batcher of the Provider's token.issued events (its
+	// oauth.Deps.Events); its counters are exported as metrics. The caller runs it.
+	Audit *oauth.AuditBatcher
 }
 
 // minCSRFSecret is the shortest Options.CSRFSecret accepted.
@@ -148,6 +158,8 @@ type Server struct {
 	// idTokens is nil without OpenID Connect.
 	idTokens *oidc.Minter
 	mounts   map[string]http.Handler
+	// adminMounts are served on the admin listener.
+	adminMounts map[string]http.Handler
 	// secureCookies is set when the issuer is https.
 	secureCookies bool
 	csrfKey       []byte
@@ -191,6 +203,9 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := registerAuditMetrics(deps.Registry, deps.Audit); err != nil {
+		return nil, err
+	}
 	csrfKey := opts.CSRFSecret
 	switch {
 	case len(csrfKey) == 0:
@@ -203,7 +218,8 @@ func New(opts Options, deps Deps) (*Server, error) {
 	s := &Server{
 		opts:     opts,
 		provider: deps.Provider,
-		store:    deps.Store,
+		// Every audit event the server writes (sign-ins, key rotations…) is also logged.
+		store:    oauth.AuditLogged(deps.Store, deps.Logger),
 		log:      deps.Logger,
 		now:      deps.Now,
 		registry: deps.Registry,
@@ -216,6 +232,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		// Browsers refuse Secure cookies over plain http, which tests and local setups use.
 		secureCookies: strings.HasPrefix(strings.ToLower(opts.Issuer), "https:"),
 	}
+	s.adminMounts = deps.AdminMounts
 	s.public = s.publicHandler()
 	s.admin = s.adminHandler()
 	return s, nil

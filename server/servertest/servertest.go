@@ -40,6 +40,8 @@ type Server struct {
 	Server   *server.Server
 	// IDTokens is the ID token minter (nil with WithoutOpenID).
 	IDTokens *oidc.Minter
+	// Audit is the token.issued batcher (nil without WithAuditBatcher).
+	Audit    *oauth.AuditBatcher
 	Registry *prometheus.Registry
 	// Client is a plain HTTP client for requests to the server.
 	Client *http.Client
@@ -56,6 +58,9 @@ type config struct {
 	now          func() time.Time
 	logger       *slog.Logger
 	noOpenID     bool
+	audit        *oauth.AuditBatcherOptions
+	// adminMounts build server.Deps.AdminMounts once the store and provider exist.
+	adminMounts []func(*Server) map[string]http.Handler
 }
 
 // Option configures Start.
@@ -93,6 +98,21 @@ func WithoutOpenID() Option { return func(c *config) { c.noOpenID = true } }
 // enable the password or implicit grant, which are off by default.
 func WithGrantTypes(types ...string) Option {
 	return WithProviderOptions(func(o *oauth.Options) { o.GrantTypes = types })
+}
+
+// WithAuditBatcher records token.issued events through an oauth.AuditBatcher over the
+// server's store (Server.Audit; a nil Logger takes the server's): it is the provider's
+// oauth.Deps.Events and the server's Deps.Audit, and runs until the test ends, writing what
+// is queued after the server stopped and before the store closes. Tests call its Flush to
+// see the events at once.
+func WithAuditBatcher(opts oauth.AuditBatcherOptions) Option {
+	return func(c *config) { c.audit = &opts }
+}
+
+// WithAdminMounts adds handlers to the admin listener (server.Deps.AdminMounts): f is called
+// with the Server once its Store and Provider exist, before the HTTP server is built.
+func WithAdminMounts(f func(*Server) map[string]http.Handler) Option {
+	return func(c *config) { c.adminMounts = append(c.adminMounts, f) }
 }
 
 // WithLogger sets the logger; by default logs go to the test's output at Debug level.
@@ -156,6 +176,20 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("servertest: create signing keys: %v", err)
 	}
 	deps := oauth.Deps{Store: ts.Store, Keys: keys, Now: cfg.now, Logger: cfg.logger, Sealer: sealer}
+	if cfg.audit != nil {
+		o := *cfg.audit
+		if o.Logger == nil {
+			o.Logger = cfg.logger
+		}
+		ts.Audit = oauth.NewAuditBatcher(ts.Store, o)
+		deps.Events = ts.Audit
+		// Registered before the server's cleanup, so it runs after the server stopped (and
+		// before the store closes).
+		actx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); ts.Audit.Run(actx) }()
+		t.Cleanup(func() { stop(); <-done })
+	}
 	if !cfg.noOpenID {
 		if err := keys.Ensure(ctx, token.RS256); err != nil {
 			t.Fatalf("servertest: create ID token signing keys: %v", err)
@@ -178,8 +212,17 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, f := range cfg.serverOpts {
 		f(&sopts)
 	}
-	ts.Server, err = server.New(sopts, server.Deps{Provider: ts.Provider, Store: ts.Store, Logger: cfg.logger,
-		Now: cfg.now, Registry: ts.Registry, IDTokens: ts.IDTokens})
+	var adminMounts map[string]http.Handler
+	for _, f := range cfg.adminMounts {
+		for pattern, h := range f(ts) {
+			if adminMounts == nil {
+				adminMounts = map[string]http.Handler{}
+			}
+			adminMounts[pattern] = h
+		}
+	}
+	ts.Server, err = server.New(sopts, server.Deps{AdminMounts: adminMounts, Provider: ts.Provider, Store: ts.Store, Logger: cfg.logger,
+		Now: cfg.now, Registry: ts.Registry, IDTokens: ts.IDTokens, Audit: ts.Audit})
 	if err != nil {
 		t.Fatalf("servertest: server.New: %v", err)
 	}
