@@ -48,10 +48,16 @@ type ClientPatch struct {
 	RedirectURIs           *[]string
 	PostLogoutRedirectURIs *[]string
 	TokenFormat            *string
+	// Version, when not zero, is the version the caller read (the admin API's ETag): the
+	// update fails with storage.ErrConflict, writing nothing, unless the client is still at it.
+	Version int64
 }
 
-// Empty reports whether the patch changes nothing.
-func (p ClientPatch) Empty() bool { return p == ClientPatch{} }
+// Empty reports whether the patch changes nothing (Version is a condition, not a change).
+func (p ClientPatch) Empty() bool {
+	p.Version = 0
+	return p == ClientPatch{}
+}
 
 // CreateClient validates in and stores a new client. For a confidential client it generates a
 // secret, stores only its hash, and returns the secret: this is the only time it is available.
@@ -82,6 +88,7 @@ func (a *Admin) CreateClient(ctx context.Context, in ClientInput) (storage.Clien
 	}
 	now := a.timestamp()
 	c.CreatedAt, c.UpdatedAt = now, now
+	c.Version = 1 // what CreateClient stores
 	err := a.store.InTx(ctx, func(tx storage.Store) error {
 		if err := validateClient(ctx, tx, &c); err != nil {
 			return err
@@ -257,6 +264,9 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, patch ClientPatch) 
 		if err != nil {
 			return fmt.Errorf("get client: %w", err)
 		}
+		if patch.Version != 0 && old.Version != patch.Version {
+			return fmt.Errorf("client is at version %d, not %d: %w", old.Version, patch.Version, storage.ErrConflict)
+		}
 		c := old
 		applyPatch(&c, patch)
 		normalizeClient(&c)
@@ -282,6 +292,7 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, patch ClientPatch) 
 		if err := tx.UpdateClient(ctx, c); err != nil {
 			return fmt.Errorf("store client: %w", err)
 		}
+		c.Version++ // what UpdateClient stored
 		details := clientDetails(c)
 		details["changed"] = strings.Join(fields, " ")
 		updated = c

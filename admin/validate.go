@@ -170,6 +170,8 @@ func checkText(p *problems, field, s string, limit int) {
 func checkClient(p *problems, c *storage.Client) {
 	if !validClientID(c.ID) {
 		p.add("id", "must be 1 to %d visible ASCII characters (no spaces)", maxClientIDLen)
+	} else if c.ID == "." || c.ID == ".." {
+		p.add("id", "must not be . or .. (they cannot be a segment of the admin API's URLs)")
 	}
 	checkText(p, "name", c.Name, maxNameLen)
 

@@ -17,6 +17,7 @@ const (
 	PrefixDeviceCode   = "ghd_"
 	PrefixPersonal     = "ghp_" // personal access token
 	PrefixClientSecret = "ghs_"
+	PrefixAdminToken   = "ghm_" // admin API token (management)
 )
 
 const (
