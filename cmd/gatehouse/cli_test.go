@@ -304,7 +304,7 @@ func TestKeys(t *testing.T) {
 		t.Errorf("keys rotate without a key = %v", err)
 	}
 	e.config = filepath.Join(e.dir, "gatehouse.yaml")
-	conf := "keys:\n  encryption_key: " + strings.Repeat("ab", 32) + "\ntokens:\n  access_token_lifetime: 10m\n"
+	conf := "keys:\n  encryption_key: " + strings.Repeat("ab", 32) + "\ntokens:\n  access_token_lifetime: 10m\n  id_token_lifetime: 20m\n"
 	if err := os.WriteFile(e.config, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -316,14 +316,19 @@ func TestKeys(t *testing.T) {
 		Current keyView `json:"current"`
 		Retain  string  `json:"retain"`
 	}
-	e.jsonOK(t, &rotated, "keys", "rotate", "--algorithm", "EdDSA")
-	if rotated.Current.Algorithm != "EdDSA" || rotated.Current.State != storage.KeyCurrent || rotated.Retain != "15m0s" {
+	e.jsonOK(t, &rotated, "keys", "rotate", "--algorithm", "RS256") // the ID token algorithm: their lifetime
+	if rotated.Current.Algorithm != "RS256" || rotated.Current.State != storage.KeyCurrent || rotated.Retain != "25m0s" {
 		t.Errorf("keys rotate --json = %+v", rotated)
+	}
+	// Only the algorithms the server signs with (keys.algorithm, keys.id_token_algorithm).
+	_, _, err := e.run(t, "keys", "rotate", "--algorithm", "EdDSA")
+	if want := `invalid input: algorithm: "EdDSA" is not an algorithm this server signs with (ES256, RS256)`; err == nil || err.Error() != want {
+		t.Errorf("keys rotate --algorithm EdDSA = %v, want %s", err, want)
 	}
 	e.ok(t, "keys", "rotate") // ES256 again: the first current key becomes previous
 
 	out = e.ok(t, "keys", "list")
-	for _, want := range []string{"KID", "NOT AFTER", "ES256", "EdDSA", "current", "next", "previous"} {
+	for _, want := range []string{"KID", "NOT AFTER", "ES256", "RS256", "current", "next", "previous"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("keys list lacks %q:\n%s", want, out)
 		}

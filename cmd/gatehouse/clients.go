@@ -63,7 +63,7 @@ func (c *cli) clientsCreateCmd() *cobra.Command {
 				GrantTypes: splitList(f.grants), Scopes: splitList(f.scopes),
 				RedirectURIs: f.redirects, PostLogoutRedirectURIs: f.logouts, TokenFormat: f.tokenFormat,
 			}
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				client, secret, err := adm.CreateClient(ctx, in)
 				if err != nil {
 					return err
@@ -83,7 +83,7 @@ func (c *cli) clientsListCmd() *cobra.Command {
 		Short:   "List clients",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				list, err := adm.ListClients(ctx)
 				if err != nil {
 					return err
@@ -104,7 +104,7 @@ func (c *cli) clientsGetCmd() *cobra.Command {
 		Short: "Show a client",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				client, err := adm.GetClient(ctx, args[0])
 				if err != nil {
 					return err
@@ -128,7 +128,7 @@ func (c *cli) clientsUpdateCmd() *cobra.Command {
 			if patch.Empty() {
 				return errNothingToUpdate
 			}
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				client, secret, err := adm.UpdateClient(ctx, args[0], patch)
 				if err != nil {
 					return err
@@ -183,7 +183,7 @@ func (c *cli) clientsDeleteCmd() *cobra.Command {
 		Short:   "Delete a client and revoke its tokens",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				if err := adm.DeleteClient(ctx, args[0]); err != nil {
 					return err
 				}
@@ -203,7 +203,7 @@ func (c *cli) clientsRotateSecretCmd() *cobra.Command {
 		Short: "Replace a confidential client's secret; the new one is printed once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				secret, err := adm.RotateSecret(ctx, args[0])
 				if err != nil {
 					return err

@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-auth/gatehouse/admin"
-	"github.com/gatehouse-auth/gatehouse/oauth"
-	"github.com/gatehouse-auth/gatehouse/token"
 )
 
 func (c *cli) keysCmd() *cobra.Command {
@@ -46,7 +44,7 @@ func (c *cli) keysListCmd() *cobra.Command {
 		Short:   "List signing keys (next, current, previous)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				keys, err := adm.ListKeys(ctx)
 				if err != nil {
 					return err
@@ -67,37 +65,20 @@ func (c *cli) keysRotateCmd() *cobra.Command {
 		Short: "Promote the next signing key to current; the old one stays published until its tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := c.openStore(cmd)
-			if err != nil {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
+				cur, retain, err := adm.RotateKey(ctx, alg)
+				if err != nil {
+					return err
+				}
+				if c.jsonOut {
+					return c.printJSON(map[string]any{"current": newKeyView(cur), "retain": retain.String()})
+				}
+				_, err = fmt.Fprintf(c.stdout, "Rotated %s signing keys: %s is now current.\n"+
+					"The previous key stays published for %s, until the tokens it signed have expired.\n", cur.Algorithm, cur.ID, retain)
 				return err
-			}
-			defer s.close()
-			if alg == "" {
-				alg = s.cfg.Keys.Algorithm
-			}
-			key, err := sealingKey(s.cfg, s.log, keyExisting)
-			if err != nil {
-				return err
-			}
-			sealer, err := token.NewSealer(key)
-			if err != nil {
-				return err
-			}
-			keys := oauth.NewKeyring(s.store, sealer, oauth.KeyringOptions{})
-			adm := admin.New(s.store, keys, time.Now).WithActor("cli")
-			retain := keyRetain(s.cfg, alg)
-			cur, err := adm.RotateKey(cmd.Context(), alg, retain)
-			if err != nil {
-				return err
-			}
-			if c.jsonOut {
-				return c.printJSON(map[string]any{"current": newKeyView(cur), "retain": retain.String()})
-			}
-			_, err = fmt.Fprintf(c.stdout, "Rotated %s signing keys: %s is now current.\n"+
-				"The previous key stays published for %s, until the tokens it signed have expired.\n", alg, cur.ID, retain)
-			return err
+			})
 		},
 	}
-	cmd.Flags().StringVar(&alg, "algorithm", "", "algorithm whose keys to rotate: ES256, RS256, PS256 or EdDSA (default keys.algorithm)")
+	cmd.Flags().StringVar(&alg, "algorithm", "", "algorithm whose keys to rotate, one the server signs with: keys.algorithm (the default) or keys.id_token_algorithm")
 	return cmd
 }

@@ -31,6 +31,9 @@ type cli struct {
 	dataDir    string
 	database   string
 	jsonOut    bool
+
+	// Remote mode (remote.go): the admin API's URL and token.
+	adminURL, adminToken, adminTokenFile string
 }
 
 // newRootCmd returns the gatehouse command, reading the process environment.
@@ -41,27 +44,34 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 // newRootCmdEnv returns the gatehouse command with an explicit environment (tests pass their
 // own, so that GATEHOUSE_* variables of the machine do not leak in).
 func newRootCmdEnv(stdout, stderr io.Writer, environ []string) *cobra.Command {
-	c := &cli{stdout: stdout, stderr: stderr, environ: environ}
+	return (&cli{stdout: stdout, stderr: stderr, environ: environ}).rootCmd()
+}
+
+// rootCmd returns the gatehouse command with its flags bound to c.
+func (c *cli) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "gatehouse",
 		Short: "Gatehouse: an OAuth 2.0 and OpenID Connect authorization server",
 		Long: "Gatehouse is an OAuth 2.0 and OpenID Connect authorization server.\n\n" +
 			"Configuration comes from a YAML file (--config or GATEHOUSE_CONFIG), GATEHOUSE_* environment\n" +
-			"variables and the flags below, in increasing order of precedence.",
+			"variables and the flags below, in increasing order of precedence.\n\n" +
+			"The clients, scopes, users, keys and tokens commands work on the database, or with --admin-url\n" +
+			"(or " + envAdminURL + ") on a running server through its admin API, with the same output.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(c.stdout)
+	root.SetErr(c.stderr)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	pf := root.PersistentFlags()
-	pf.StringVar(&c.configPath, "config", lookupEnv(environ, config.EnvConfigFile), "configuration file (env "+config.EnvConfigFile+")")
+	pf.StringVar(&c.configPath, "config", lookupEnv(c.environ, config.EnvConfigFile), "configuration file (env "+config.EnvConfigFile+")")
 	pf.StringVar(&c.dataDir, "data-dir", "", "data directory: SQLite database and development key files (default ./gatehouse-data)")
 	pf.StringVar(&c.database, "database", "", "SQLite file or postgres:// DSN (default <data-dir>/gatehouse.db)")
 	pf.BoolVar(&c.jsonOut, "json", false, "print machine-readable JSON")
+	c.registerRemoteFlags(root)
 
 	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.versionCmd(), c.clientsCmd(), c.scopesCmd(), c.usersCmd(), c.keysCmd(),
-		c.tokensCmd())
+		c.tokensCmd(), c.adminTokensCmd())
 	return root
 }
 
@@ -97,7 +107,11 @@ func (c *cli) loadConfig(cmd *cobra.Command) (config.Config, error) {
 			env = append(env, fe.env+"="+f.Value.String())
 		}
 	}
-	env = append(env, c.environ...)
+	for _, kv := range c.environ {
+		if name, _, _ := strings.Cut(kv, "="); !cliOnlyEnv(name) {
+			env = append(env, kv)
+		}
+	}
 	cfg, err := config.Load(c.configPath, env)
 	if err != nil {
 		return config.Config{}, err
@@ -127,8 +141,14 @@ const (
 
 // openStore is the one way commands reach the database: configuration and flags, a logger,
 // then sqlstore.Open (which migrates unless the command has --no-migrate set). The caller
-// closes the session.
+// closes the session. A command that reaches it was given --admin-url in vain (the management
+// commands go through withManager): it is refused rather than run on a database the user did
+// not mean. GATEHOUSE_ADMIN_URL in the environment, set for a whole shell, is not refused.
 func (c *cli) openStore(cmd *cobra.Command) (*session, error) {
+	if cmd.Flags().Changed("admin-url") {
+		return nil, fmt.Errorf("%s works on the database directly, not through the admin API: run it where the database is, without --admin-url",
+			cmd.CommandPath())
+	}
 	cfg, err := c.loadConfig(cmd)
 	if err != nil {
 		return nil, err
@@ -153,7 +173,8 @@ func (c *cli) openStore(cmd *cobra.Command) (*session, error) {
 	return &session{cfg: cfg, log: log, store: store}, nil
 }
 
-// withAdmin opens the store and runs fn with an Admin acting as "cli".
+// withAdmin opens the store and runs fn with an Admin acting as "cli". Management commands
+// use withManager instead, which also reaches a running server's admin API.
 func (c *cli) withAdmin(cmd *cobra.Command, fn func(ctx context.Context, s *session, adm *admin.Admin) error) error {
 	s, err := c.openStore(cmd)
 	if err != nil {

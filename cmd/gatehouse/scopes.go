@@ -49,7 +49,7 @@ func (c *cli) scopesCreateCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in.Name = args[0]
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				s, err := adm.CreateScope(ctx, in)
 				if err != nil {
 					return err
@@ -70,7 +70,7 @@ func (c *cli) scopesListCmd() *cobra.Command {
 		Short:   "List scopes",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				list, err := adm.ListScopes(ctx)
 				if err != nil {
 					return err
@@ -105,7 +105,7 @@ func (c *cli) scopesUpdateCmd() *cobra.Command {
 			if patch == (admin.ScopePatch{}) {
 				return errNothingToUpdate
 			}
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				s, err := adm.UpdateScope(ctx, args[0], patch)
 				if err != nil {
 					return err
@@ -126,7 +126,7 @@ func (c *cli) scopesDeleteCmd() *cobra.Command {
 		Short:   "Delete a scope no client is allowed",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				if err := adm.DeleteScope(ctx, args[0]); err != nil {
 					return err
 				}

@@ -25,6 +25,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/oauth"
 	"github.com/gatehouse-auth/gatehouse/oidc"
 	"github.com/gatehouse-auth/gatehouse/server"
+	"github.com/gatehouse-auth/gatehouse/server/adminapi"
+	"github.com/gatehouse-auth/gatehouse/server/console"
 	"github.com/gatehouse-auth/gatehouse/token"
 )
 
@@ -121,6 +123,15 @@ func (c *cli) serve(cmd *cobra.Command, demo bool) error {
 	}
 	defer s.close()
 	cfg, log := s.cfg, s.log
+	// token.issued audit events are written in batches off the request path. Run stops (and
+	// writes what is queued) when serve returns, before the store closes.
+	auditEvents := oauth.NewAuditBatcher(s.store, oauth.AuditBatcherOptions{Logger: log})
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	auditDone := make(chan struct{})
+	go func() { defer close(auditDone); auditEvents.Run(auditCtx) }()
+	defer func() { stopAudit(); <-auditDone }()
+	// auditStore also logs the audit events it writes.
+	auditStore := oauth.AuditLogged(s.store, log)
 
 	mode := keyGenerate
 	if demo {
@@ -148,7 +159,7 @@ func (c *cli) serve(cmd *cobra.Command, demo bool) error {
 		return err
 	}
 
-	adm := admin.New(s.store, keys, time.Now)
+	adm := admin.New(auditStore, keys, time.Now)
 	res, err := adm.WithActor("config").ApplyDeclared(ctx, declarations(cfg))
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -158,6 +169,9 @@ func (c *cli) serve(cmd *cobra.Command, demo bool) error {
 			"scopes_created", res.ScopesCreated, "scopes_updated", res.ScopesUpdated,
 			"clients_created", res.ClientsCreated, "clients_updated", res.ClientsUpdated,
 			"users_created", res.UsersCreated, "users_updated", res.UsersUpdated)
+	}
+	if err := ensureAdminScope(ctx, adm.WithActor("config")); err != nil {
+		return err
 	}
 	var seed *demoSeed
 	if demo {
@@ -186,10 +200,26 @@ func (c *cli) serve(cmd *cobra.Command, demo bool) error {
 		PKCEOptional:         cfg.OAuth.PKCEOptionalForConfidential,
 		AllowPlainPKCE:       cfg.OAuth.AllowPlainPKCE,
 		GrantTypes:           grantTypes,
-	}, oauth.Deps{Store: s.store, Keys: keys, Logger: log, Sealer: requestSealer, IDTokens: minter})
+	}, oauth.Deps{Store: s.store, Keys: keys, Logger: log, Sealer: requestSealer, IDTokens: minter, Events: auditEvents})
 	if err != nil {
 		return err
 	}
+	// The admin API, on the admin listener only.
+	adminAPI, err := adminapi.New(adminapi.Options{
+		KeyAlgorithms: algs,
+		KeyRetain:     func(alg string) time.Duration { return keyRetain(cfg, alg) },
+	}, adminapi.Deps{Provider: provider, Store: auditStore, Logger: log})
+	if err != nil {
+		return err
+	}
+	adminMounts := adminAPI.Mounts()
+	// The admin console, at /admin/ on the admin listener (its keys are derived from csrfSecret).
+	adminConsole, err := console.New(console.Options{Secret: csrfSecret, KeyRetain: keyRetain(cfg, algs...)},
+		console.Deps{Provider: provider, Store: auditStore, Logger: log})
+	if err != nil {
+		return err
+	}
+	adminMounts[console.Prefix+"/"] = adminConsole
 	var mounts map[string]http.Handler
 	if seed != nil {
 		mounts = map[string]http.Handler{demoPath: demoHandler(issuer, seed, log)}
@@ -205,7 +235,11 @@ func (c *cli) serve(cmd *cobra.Command, demo bool) error {
 		KeyRetain:         keyRetain(cfg, algs...),
 		CSRFSecret:        csrfSecret,
 		SessionLifetime:   cfg.OAuth.SessionLifetime.Std(),
-	}, server.Deps{Provider: provider, Store: s.store, Logger: log, IDTokens: minter, Mounts: mounts})
+		AuditRetention:    cfg.Audit.Retention.Std(),
+		JanitorInterval:   cfg.Janitor.Interval.Std(),
+		EnablePprof:       cfg.Debug.Pprof,
+	}, server.Deps{Provider: provider, Store: s.store, Logger: log, IDTokens: minter, Mounts: mounts, Audit: auditEvents,
+		AdminMounts: adminMounts})
 	if err != nil {
 		return err
 	}
@@ -371,7 +405,7 @@ func (c *cli) printBanner(b banner) error {
 	fmt.Fprintf(&sb, "  Issuer:    %s\n", b.issuer)
 	fmt.Fprintf(&sb, "  Metadata:  %s%s\n", base, server.PathOAuthMetadata)
 	if b.admin != nil {
-		fmt.Fprintf(&sb, "  Admin:     http://%s  (/healthz, /readyz, /metrics)\n", b.admin.Addr())
+		fmt.Fprintf(&sb, "  Admin:     http://%s  (console /admin/, API /admin/api/v1/, /healthz, /readyz, /metrics)\n", b.admin.Addr())
 	}
 	fmt.Fprintf(&sb, "  Database:  %s\n", b.database)
 	if b.demo != nil {

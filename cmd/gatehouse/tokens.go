@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,8 +47,8 @@ func (c *cli) tokensCreateCmd() *cobra.Command {
 				return fmt.Errorf("--expires: %w", err)
 			}
 			in := admin.PersonalTokenInput{User: user, Name: name, Scopes: splitList(scopes), Lifetime: lifetime}
-			return c.withAdmin(cmd, func(ctx context.Context, s *session, adm *admin.Admin) error {
-				t, value, err := adm.WithIssuer(s.cfg.Issuer).CreatePersonalToken(ctx, in)
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
+				t, value, err := adm.CreatePersonalToken(ctx, in)
 				if err != nil {
 					return err
 				}
@@ -77,11 +79,16 @@ func (c *cli) tokensListCmd() *cobra.Command {
 		Example: `  gatehouse tokens list --user alice`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				list, err := adm.ListPersonalTokens(ctx, user)
 				if err != nil {
 					return err
 				}
+				// Oldest first; tokens made in the same second (creation times are whole
+				// seconds) by name, so the order does not depend on their random IDs.
+				slices.SortStableFunc(list, func(a, b storage.Token) int {
+					return cmp.Or(a.IssuedAt.Compare(b.IssuedAt), strings.Compare(a.Name, b.Name))
+				})
 				return printList(c, list, newTokenView, "No personal access tokens. Create one with: gatehouse tokens create --help",
 					"ID\tNAME\tSCOPES\tCREATED\tEXPIRES\tLAST USED", func(t storage.Token) []string {
 						return []string{t.ID, t.Name, strings.Join(t.Scopes, ","), timeText(t.IssuedAt), timeText(t.ExpiresAt),
@@ -105,7 +112,7 @@ func (c *cli) tokensRevokeCmd() *cobra.Command {
 		Example: `  gatehouse tokens revoke 3q2-7wEAAAAAAAAAAAAAAA --user alice`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				t, err := adm.RevokePersonalToken(ctx, user, args[0])
 				if err != nil {
 					return err

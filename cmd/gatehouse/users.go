@@ -109,7 +109,7 @@ func (c *cli) usersCreateCmd() *cobra.Command {
 			}
 			in := admin.UserInput{Username: f.username, Password: password, PasswordHash: hash, Email: f.email,
 				EmailVerified: f.emailVerified, Name: f.name, Roles: splitList(f.roles)}
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				u, generated, err := adm.CreateUser(ctx, in)
 				if err != nil {
 					return err
@@ -133,7 +133,7 @@ func (c *cli) usersListCmd() *cobra.Command {
 		Short:   "List users",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				list, err := adm.ListUsers(ctx)
 				if err != nil {
 					return err
@@ -153,7 +153,7 @@ func (c *cli) usersGetCmd() *cobra.Command {
 		Short: "Show a user",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				u, err := adm.GetUser(ctx, args[0])
 				if err != nil {
 					return err
@@ -179,7 +179,7 @@ func (c *cli) usersUpdateCmd() *cobra.Command {
 			if patch.Empty() {
 				return errNothingToUpdate
 			}
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				u, err := adm.UpdateUser(ctx, args[0], patch)
 				if err != nil {
 					return err
@@ -234,12 +234,14 @@ func (c *cli) usersSetPasswordCmd() *cobra.Command {
 				}
 				generated = password
 			}
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
-				out, err := adm.SetPassword(ctx, args[0], password)
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
+				// The user first, as the admin API does: an unknown user is reported as such
+				// whatever the password.
+				u, err := adm.GetUser(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				u, err := adm.GetUser(ctx, args[0])
+				out, err := adm.SetPassword(ctx, u.ID, password)
 				if err != nil {
 					return err
 				}
@@ -272,7 +274,7 @@ func (c *cli) usersDisableCmd() *cobra.Command {
 		Short: "Refuse the user's sign-ins, end their browser sessions and revoke their tokens",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				u, out, err := adm.DisableUser(ctx, args[0])
 				if err != nil {
 					return err
@@ -295,7 +297,7 @@ func (c *cli) usersEnableCmd() *cobra.Command {
 		Short: "Let a disabled user sign in again",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				u, err := adm.EnableUser(ctx, args[0])
 				if err != nil {
 					return err
@@ -317,7 +319,7 @@ func (c *cli) usersDeleteCmd() *cobra.Command {
 		Short:   "Delete a user with their consents and sessions, and revoke their tokens",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withAdmin(cmd, func(ctx context.Context, _ *session, adm *admin.Admin) error {
+			return c.withManager(cmd, func(ctx context.Context, adm manager) error {
 				u, err := adm.DeleteUser(ctx, args[0])
 				if err != nil {
 					return err
