@@ -4,34 +4,40 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/gatehouse-auth/gatehouse/storage"
 )
 
-// defaultWriteBatch bounds how many token rows one transaction of the tokenWriter writes.
+// defaultWriteBatch bounds how many parts (token rows, transactions) one transaction of the
+// tokenWriter writes.
 const defaultWriteBatch = 64
 
-// tokenWriter stores the opaque access tokens of concurrent client-credentials requests
-// with group commit: rows that arrive while a transaction is being written queue up, and
-// the next transaction writes all of them (at most maxBatch). On SQLite, whose one writer
-// connection serialises every write, a transaction costs about as much as a single-row
-// write (the commit appends the touched pages to the WAL, and every thousand pages a
-// checkpoint copies them into the database file and syncs it), so a batch of n rows costs
-// far less than n commits.
+// tokenWriter writes what token issuance writes with group commit: the opaque access tokens
+// of the client credentials grant (create) and the transactions of the user grants and the
+// authorization endpoint (inTx: redeeming a code or a refresh token with the tokens it
+// issues, storing a code). What arrives while a transaction is being written queues up, and
+// the next transaction writes all of it (at most maxBatch parts). On SQLite, whose one
+// writer connection serialises every write, a transaction costs about as much as a
+// single-row write (the commit appends the touched pages to the WAL, and every few thousand
+// pages a checkpoint copies them into the database file and syncs it), so a batch of n parts
+// costs far less than n commits, and the writer is handed over once per batch, not once per
+// request.
 //
 // The callers do the writing themselves, leader and followers: a caller that finds no write
-// in progress leads, writing its own row and those queued behind it; the others wait. When
+// in progress leads, writing its own part and those queued behind it; the others wait. When
 // a leader is done it hands the lead to the oldest caller still waiting, if any. A caller
-// that meets no contention writes its row at once, as if there were no writer; no goroutine
-// is started and none is handed the work.
+// that meets no contention writes at once, as if there were no writer; no goroutine is
+// started and none is handed the work.
 //
-// Durability is unchanged: create returns only when the transaction that holds its row has
-// committed, so no token is answered before it is stored. If a batch fails, each of its rows
-// is written again on its own, so one bad row (a conflict) fails only its own request. A
-// caller whose context ends while it waits gets the context's error: its row is dropped if
-// it was still queued, and a transaction whose callers have all gone is cancelled.
+// Durability is unchanged: a caller returns only when the transaction that holds its part
+// has committed, so no token is answered before it is stored. If a batch fails, nothing of
+// it is kept, and a part that fails is retried on its own (writeRows), so it fails only its
+// own request. A caller whose context ends while it waits gets the context's error: its part
+// is dropped if it was still queued, and a transaction whose callers have all gone is
+// cancelled.
 type tokenWriter struct {
 	store    storage.Store
 	maxBatch int
@@ -54,7 +60,9 @@ const (
 )
 
 type pendingToken struct {
-	tok   storage.Token
+	tok storage.Token
+	// fn, when set, is a transaction's work (inTx) instead of a row to store.
+	fn    func(tx storage.Store) error
 	done  chan error    // the result, when a leader wrote the row (buffered)
 	lead  chan struct{} // closed when the caller must lead
 	state atomic.Int32
@@ -103,10 +111,30 @@ func (w *tokenWriter) create(ctx context.Context, t storage.Token) error {
 	if w.maxBatch == 1 {
 		return w.store.CreateToken(ctx, t)
 	}
+	return w.submit(ctx, &pendingToken{tok: t})
+}
+
+// inTx runs fn in a transaction shared with the rows and transactions of concurrent callers,
+// and returns when that transaction has committed (nil) or fn's own work has failed. fn may
+// run more than once: if a shared transaction fails, it is rolled back and each of its parts
+// runs again in a transaction of its own. fn must therefore keep no state across runs but
+// what it sets afresh, and do nothing but store calls through tx (its effects elsewhere, such
+// as audit events, belong after inTx returns). An error of fn is returned as it is.
+//
+// Transactions are grouped only on a store with one writer (maxLeaders 1), which runs them
+// one after the other anyway. Where transactions run side by side (PostgreSQL), grouping them
+// would run their work, signatures included, one after the other on one goroutine.
+func (w *tokenWriter) inTx(ctx context.Context, fn func(tx storage.Store) error) error {
+	if w.maxBatch == 1 || w.maxLeaders > 1 {
+		return w.store.InTx(ctx, fn)
+	}
+	return w.submit(ctx, &pendingToken{fn: fn})
+}
+
+func (w *tokenWriter) submit(ctx context.Context, p *pendingToken) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p := &pendingToken{tok: t}
 	w.mu.Lock()
 	if w.leaders < w.maxLeaders {
 		w.leaders++
@@ -166,7 +194,7 @@ func (w *tokenWriter) leadBatch(ctx context.Context, self *pendingToken) (err er
 		if !own {
 			return ctx.Err()
 		}
-		return w.safeCreate(ctx, self.tok)
+		return w.writeAlone(ctx, self)
 	}
 	bctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -221,43 +249,97 @@ func (w *tokenWriter) handOff() {
 	w.leaders--
 }
 
-// writeRows writes rows in one transaction and returns each row's error. If the transaction
-// fails (and ctx has not ended), nothing of it was kept, and each row is written again on
-// its own, so that a row that cannot be stored fails only its own request.
+// maxBatchRetries bounds how many times a failing batch is written again without the part
+// that failed, before the rest is written part by part.
+const maxBatchRetries = 3
+
+// writeRows writes rows (token rows and transactions' work) in one transaction and returns
+// each one's error. If the transaction fails at one part, nothing of it was kept: the others
+// are written again together, without it, and then the failed part runs on its own (after
+// them, so that a part that failed because of another one, such as the second of two
+// redemptions of one refresh token, meets what the other did). So a part that cannot be
+// written fails only its own request, and a request made to fail (a forged code) costs its
+// batch one retry, not a transaction each. A failure outside any part (begin, commit) or
+// more than maxBatchRetries failures, and each part runs on its own.
 func (w *tokenWriter) writeRows(ctx context.Context, rows []*pendingToken) []error {
 	errs := make([]error, len(rows))
-	if len(rows) == 1 {
-		errs[0] = w.safeCreate(ctx, rows[0].tok)
-		return errs
+	pending := make([]int, len(rows)) // indexes into rows of the parts still to write
+	for i := range pending {
+		pending[i] = i
 	}
-	err := w.safeTx(ctx, rows)
-	if err != nil && ctx.Err() == nil {
-		for i, p := range rows {
-			errs[i] = w.safeCreate(ctx, p.tok)
+	var failed []int // parts to run on their own afterwards
+	for try := 0; len(pending) > 1; try++ {
+		at, err := w.safeTx(ctx, rows, pending)
+		if err == nil {
+			pending = nil
+			break
 		}
-		return errs
+		if ctx.Err() != nil {
+			// Every caller left (see writeBatch): nobody waits for an answer.
+			for _, i := range pending {
+				errs[i] = err
+			}
+			pending = nil
+			break
+		}
+		if at < 0 || try >= maxBatchRetries {
+			failed = append(failed, pending...)
+			pending = nil
+			break
+		}
+		failed = append(failed, pending[at])
+		pending = append(pending[:at], pending[at+1:]...)
 	}
-	for i := range errs {
-		errs[i] = err
+	failed = append(failed, pending...) // a last single part
+	slices.Sort(failed)
+	for _, i := range failed {
+		errs[i] = w.writeAlone(ctx, rows[i])
 	}
 	return errs
 }
 
-func (w *tokenWriter) safeTx(ctx context.Context, rows []*pendingToken) (err error) {
-	defer recoverStorePanic(&err)
-	return w.store.InTx(ctx, func(tx storage.Store) error {
-		for _, p := range rows {
-			if err := tx.CreateToken(ctx, p.tok); err != nil {
+// safeTx writes the parts pending of rows in one transaction. On failure it returns the
+// position in pending of the part that failed, or -1 if none did (the transaction itself
+// failed), and the error.
+func (w *tokenWriter) safeTx(ctx context.Context, rows []*pendingToken, pending []int) (at int, err error) {
+	at = -1
+	cur := -1
+	defer func() {
+		if v := recover(); v != nil {
+			at, err = cur, fmt.Errorf("oauth: token store panicked: %v", v)
+		}
+	}()
+	err = w.store.InTx(ctx, func(tx storage.Store) error {
+		for k, i := range pending {
+			cur = k
+			p := rows[i]
+			var err error
+			if p.fn != nil {
+				err = p.fn(tx)
+			} else {
+				err = tx.CreateToken(ctx, p.tok)
+			}
+			if err != nil {
+				at = k
 				return err
 			}
 		}
+		cur = -1
 		return nil
 	})
+	if err == nil {
+		at = -1
+	}
+	return at, err
 }
 
-func (w *tokenWriter) safeCreate(ctx context.Context, t storage.Token) (err error) {
+// writeAlone writes one row, or runs one transaction, on its own.
+func (w *tokenWriter) writeAlone(ctx context.Context, p *pendingToken) (err error) {
 	defer recoverStorePanic(&err)
-	return w.store.CreateToken(ctx, t)
+	if p.fn != nil {
+		return w.store.InTx(ctx, p.fn)
+	}
+	return w.store.CreateToken(ctx, p.tok)
 }
 
 // recoverStorePanic turns a panicking store into an error: a leader writes for other callers

@@ -229,10 +229,10 @@ func TestTokenWriterFailureIsolation(t *testing.T) {
 	if got, err := s.GetTokenByHash(ctx, taken.Hash); err != nil || got.ID != "taken" {
 		t.Fatalf("the taken hash now holds %q, %v", got.ID, err)
 	}
-	// One transaction tried the batch (and failed at the bad row); each row was then
-	// written on its own.
-	if got := s.transactions(); len(got) != 1 {
-		t.Fatalf("transactions = %v, want one", got)
+	// One transaction tried the batch and failed at the bad row; a second one wrote the two
+	// good rows; the bad row was then tried on its own (outside a transaction).
+	if got := s.transactions(); len(got) != 2 || got[1] != 2 {
+		t.Fatalf("transactions = %v, want the batch, then the two good rows", got)
 	}
 }
 
@@ -489,5 +489,201 @@ func TestWriteConcurrencyOption(t *testing.T) {
 		if got := writeConcurrency(c.s); got != c.want {
 			t.Errorf("writeConcurrency(%T) = %d, want %d", c.s, got, c.want)
 		}
+	}
+}
+
+// queueTx queues n callers of inTx behind the gate, each running fn(i), and returns their
+// errors once the gate opens.
+func queueTx(t *testing.T, w *tokenWriter, s *bwStore, n int, fn func(i int) func(tx storage.Store) error) []error {
+	t.Helper()
+	gateDone := holdWriter(t, w, s)
+	errs := make([]chan error, n)
+	for i := range n {
+		errs[i] = make(chan error, 1)
+		go func() { errs[i] <- w.inTx(context.Background(), fn(i)) }()
+		bwEventually(t, "a queued caller", func() bool { return w.queued() == i+1 })
+	}
+	close(s.gate)
+	if err := <-gateDone; err != nil {
+		t.Fatal(err)
+	}
+	out := make([]error, n)
+	for i := range n {
+		out[i] = <-errs[i]
+	}
+	bwEventually(t, "the writer to stop", w.idle)
+	return out
+}
+
+// TestTokenWriterTransactions: transactions run together; one that fails is rolled back with
+// its batch, the others are written again together, and it runs again on its own.
+func TestTokenWriterTransactions(t *testing.T) {
+	s := newBWStore()
+	w := newTokenWriter(s, 64, 1)
+	ctx := context.Background()
+	var mu sync.Mutex
+	runs := map[int]int{}
+	errBad := errors.New("bad request")
+	errs := queueTx(t, w, s, 5, func(i int) func(tx storage.Store) error {
+		return func(tx storage.Store) error {
+			mu.Lock()
+			runs[i]++
+			mu.Unlock()
+			if err := tx.CreateToken(ctx, bwToken(fmt.Sprint("tx-", i))); err != nil {
+				return err
+			}
+			if i == 2 {
+				return errBad // after a write: the batch must be rolled back
+			}
+			return tx.CreateToken(ctx, bwToken(fmt.Sprint("tx-", i, "-b")))
+		}
+	})
+	for i, err := range errs {
+		if i == 2 {
+			if !errors.Is(err, errBad) {
+				t.Fatalf("failing transaction: err = %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("transaction %d: %v", i, err)
+		}
+		if !bwStored(t, s, fmt.Sprint("tx-", i)) || !bwStored(t, s, fmt.Sprint("tx-", i, "-b")) {
+			t.Fatalf("transaction %d not stored", i)
+		}
+	}
+	if bwStored(t, s, "tx-2") {
+		t.Fatal("the failed transaction's first write was kept")
+	}
+	// The first caller leads, and its own part comes last: the batch ran 1 and 2 (failing),
+	// the retry 1, 3, 4 and 0, then 2 ran alone.
+	want := map[int]int{0: 1, 1: 2, 2: 2, 3: 1, 4: 1}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, n := range want {
+		if runs[i] != n {
+			t.Errorf("transaction %d ran %d times, want %d (runs %v)", i, runs[i], n, runs)
+		}
+	}
+}
+
+// TestTokenWriterDoubleRedemption: two transactions that redeem the same single-use record
+// in one batch: exactly one succeeds, as if they had run one after the other.
+func TestTokenWriterDoubleRedemption(t *testing.T) {
+	s := newBWStore()
+	ctx := context.Background()
+	rt := bwToken("refresh")
+	rt.Kind = storage.KindRefresh
+	if err := s.Store.CreateToken(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	w := newTokenWriter(s, 64, 1)
+	errs := queueTx(t, w, s, 2, func(i int) func(tx storage.Store) error {
+		return func(tx storage.Store) error {
+			if _, err := tx.UseToken(ctx, rt.Hash, time.Now()); err != nil {
+				return err
+			}
+			return tx.CreateToken(ctx, bwToken(fmt.Sprint("issued-", i)))
+		}
+	})
+	ok, used := 0, 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+			if !bwStored(t, s, fmt.Sprint("issued-", i)) {
+				t.Fatalf("redemption %d succeeded but its token is not stored", i)
+			}
+		case errors.Is(err, storage.ErrAlreadyUsed):
+			used++
+			if bwStored(t, s, fmt.Sprint("issued-", i)) {
+				t.Fatalf("redemption %d failed but its token is stored", i)
+			}
+		default:
+			t.Fatalf("redemption %d: %v", i, err)
+		}
+	}
+	if ok != 1 || used != 1 {
+		t.Fatalf("%d succeeded and %d were refused, want 1 and 1", ok, used)
+	}
+}
+
+// TestTokenWriterManyFailures: after maxBatchRetries failures the rest of the batch runs part
+// by part; every good part is written, every bad one fails.
+func TestTokenWriterManyFailures(t *testing.T) {
+	s := newBWStore()
+	w := newTokenWriter(s, 64, 1)
+	ctx := context.Background()
+	errBad := errors.New("bad request")
+	bad := func(i int) bool { return i%2 == 1 }
+	errs := queueTx(t, w, s, 10, func(i int) func(tx storage.Store) error {
+		return func(tx storage.Store) error {
+			if err := tx.CreateToken(ctx, bwToken(fmt.Sprint("m-", i))); err != nil {
+				return err
+			}
+			if bad(i) {
+				return errBad
+			}
+			return nil
+		}
+	})
+	for i, err := range errs {
+		if bad(i) != errors.Is(err, errBad) || !bad(i) && err != nil {
+			t.Fatalf("part %d: err = %v", i, err)
+		}
+		if bwStored(t, s, fmt.Sprint("m-", i)) == bad(i) {
+			t.Fatalf("part %d: stored = %v", i, !bad(i))
+		}
+	}
+	// 1 batch + maxBatchRetries retries, then the 10 - maxBatchRetries - 1 parts left and
+	// the failed ones one by one.
+	if got := s.transactions(); len(got) != 1+maxBatchRetries+10 {
+		t.Fatalf("transactions = %v", got)
+	}
+}
+
+// bwParallelStore runs transactions side by side (no lock; fn writes straight to the store),
+// as a store with concurrent writers does.
+type bwParallelStore struct{ *bwStore }
+
+func (s bwParallelStore) InTx(ctx context.Context, fn func(tx storage.Store) error) error {
+	n := 0
+	err := fn(&bwTx{Store: s.bwStore.Store, s: s.bwStore, n: &n})
+	s.mu.Lock()
+	s.txRows = append(s.txRows, n)
+	s.mu.Unlock()
+	return err
+}
+
+// TestTokenWriterTransactionsSideBySide: on a store with concurrent writers, transactions
+// are not grouped (their work would run one after the other).
+func TestTokenWriterTransactionsSideBySide(t *testing.T) {
+	s := newBWStore()
+	w := newTokenWriter(bwParallelStore{s}, 64, 2)
+	ctx := context.Background()
+	const n = 3 // more than the leaders: grouping would queue one
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- w.inTx(ctx, func(tx storage.Store) error {
+				return tx.CreateToken(ctx, bwToken(fmt.Sprint("hold-", i)))
+			})
+		}()
+	}
+	// All are inside their own transaction at the same time.
+	for range n {
+		bwRecv(t, s.entered, "a transaction")
+	}
+	if w.queued() != 0 || !w.idle() {
+		t.Fatal("transactions went through the queue")
+	}
+	close(s.hold)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.transactions(); fmt.Sprint(got) != "[1 1 1]" {
+		t.Fatalf("transactions = %v, want three of one part", got)
 	}
 }

@@ -31,7 +31,9 @@ func (p *Provider) redeem(ctx context.Context, clientID string, fn func(tx stora
 		return nil, ErrServer(kerr)
 	}
 	var resp *TokenResponse
-	err := p.store.InTx(ctx, func(tx storage.Store) error {
+	// Shared with the transactions of concurrent requests (group commit, batchwrite.go), so
+	// fn may run twice: it sets resp afresh each time.
+	err := p.tokens.inTx(ctx, func(tx storage.Store) error {
 		var err error
 		resp, err = fn(tx)
 		return err

@@ -107,7 +107,9 @@ func (p *Provider) Approve(ctx context.Context, req *AuthorizeRequest, auth Auth
 	}
 	// issued is what the front channel gets: the tokens, for the token.issued event.
 	var issued TokenResponse
-	err = p.store.InTx(ctx, func(tx storage.Store) error {
+	// Group commit (batchwrite.go): the function may run twice, and sets what it returns
+	// afresh each time.
+	err = p.tokens.inTx(ctx, func(tx storage.Store) error {
 		issued = TokenResponse{}
 		var code string
 		if slices.Contains(rt, "code") {
