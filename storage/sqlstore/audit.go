@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,8 +24,15 @@ func (s *Store) AppendAudit(ctx context.Context, events ...storage.AuditEvent) e
 		return s.appendAudit(ctx, s.writer(), events[0])
 	}
 	return s.inTx(ctx, func(tx *Store) error {
+		// One statement for the batch: prepared per event, its parsing cost as much as the
+		// insert (perf helper: 40% of the audit batcher's CPU at 5,000 tokens a second).
+		st, err := tx.tx.PrepareContext(ctx, s.q.appendAudit)
+		if err != nil {
+			return wrapErr("append audit event", err)
+		}
+		defer st.Close()
 		for _, e := range events {
-			if err := tx.appendAudit(ctx, tx.tx, e); err != nil {
+			if err := tx.appendAudit(ctx, preparedExec{st}, e); err != nil {
 				return err
 			}
 		}
@@ -32,7 +40,19 @@ func (s *Store) AppendAudit(ctx context.Context, events ...storage.AuditEvent) e
 	})
 }
 
-func (s *Store) appendAudit(ctx context.Context, q querier, e storage.AuditEvent) error {
+// execer is what appendAudit runs its INSERT with.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// preparedExec runs its prepared statement, whatever query it is given.
+type preparedExec struct{ st *sql.Stmt }
+
+func (p preparedExec) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return p.st.ExecContext(ctx, args...)
+}
+
+func (s *Store) appendAudit(ctx context.Context, q execer, e storage.AuditEvent) error {
 	details, err := jsonArg(e.Details)
 	if err != nil {
 		return err
