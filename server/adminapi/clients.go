@@ -10,6 +10,15 @@ import (
 )
 
 func listClients(w http.ResponseWriter, r *http.Request, c *call) error {
+	return listSearchable(w, r, cursorClients, func(search, after string, limit int) ([]storage.Client, string, error) {
+		return c.adm.QueryClients(r.Context(), storage.ClientQuery{Search: search, After: after, Limit: limit})
+	}, toClientJSON)
+}
+
+// listSearchable answers a searchable list (q, limit, cursor) of one page that fetch reads,
+// each item converted by toJSON.
+func listSearchable[T, J any](w http.ResponseWriter, r *http.Request, cursorKind string,
+	fetch func(search, after string, limit int) ([]T, string, error), toJSON func(T) J) error {
 	q, err := query(r, "q", "limit", "cursor")
 	if err != nil {
 		return err
@@ -18,15 +27,15 @@ func listClients(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	after, err := decodeCursor(q, cursorClients)
+	after, err := decodeCursor(q, cursorKind)
 	if err != nil {
 		return err
 	}
-	items, next, err := c.adm.QueryClients(r.Context(), storage.ClientQuery{Search: q.Get("q"), After: after, Limit: limit})
+	items, next, err := fetch(q.Get("q"), after, limit)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, listJSON[clientJSON]{Items: mapList(items, toClientJSON), NextCursor: encodeCursor(cursorClients, next)})
+	writeJSON(w, http.StatusOK, listJSON[J]{Items: mapList(items, toJSON), NextCursor: encodeCursor(cursorKind, next)})
 	return nil
 }
 

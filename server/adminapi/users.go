@@ -10,24 +10,9 @@ import (
 )
 
 func listUsers(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := query(r, "q", "limit", "cursor")
-	if err != nil {
-		return err
-	}
-	limit, err := limitParam(q)
-	if err != nil {
-		return err
-	}
-	after, err := decodeCursor(q, cursorUsers)
-	if err != nil {
-		return err
-	}
-	items, next, err := c.adm.QueryUsers(r.Context(), storage.UserQuery{Search: q.Get("q"), After: after, Limit: limit})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, listJSON[userJSON]{Items: mapList(items, toUserJSON), NextCursor: encodeCursor(cursorUsers, next)})
-	return nil
+	return listSearchable(w, r, cursorUsers, func(search, after string, limit int) ([]storage.User, string, error) {
+		return c.adm.QueryUsers(r.Context(), storage.UserQuery{Search: search, After: after, Limit: limit})
+	}, toUserJSON)
 }
 
 func createUser(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -72,17 +72,8 @@ func (c *Console) userCreate(x *exchange) {
 	if err != nil {
 		form.Password = ""
 		p := &userNewPage{Page: Page{Title: "New user", Nav: "users"}, Form: form}
-		status := http.StatusUnprocessableEntity
-		fe, general, ok := validationErrors(err, userFields, map[string][]string{"roles": roles})
-		switch {
-		case ok:
-			p.Errors = fe
-			p.Error = "The user was not created: correct the fields marked below. " + strings.Join(general, "; ")
-		case errors.Is(err, storage.ErrConflict):
-			status = http.StatusConflict
-			p.Errors = fieldErrors{"username": {"This username is taken."}}
-			p.Error = "The user was not created: correct the fields marked below."
-		default:
+		status, ok := userFormError(err, roles, "created", &p.Page, &p.Errors)
+		if !ok {
 			x.fail(err)
 			return
 		}
@@ -95,6 +86,22 @@ func (c *Console) userCreate(x *exchange) {
 		f.Note = "Give it to the user over a safe channel."
 	}
 	x.redirect(userURL(u.ID), f)
+}
+
+// userFormError puts the messages of a failed create or save of a user (what: "created" or
+// "saved") on the page: field messages with 422, a taken username with 409. ok is false for
+// any other error.
+func userFormError(err error, roles []string, what string, page *Page, errs *fieldErrors) (status int, ok bool) {
+	msg := "The user was not " + what + ": correct the fields marked below."
+	if fe, general, valid := validationErrors(err, userFields, map[string][]string{"roles": roles}); valid {
+		*errs, page.Error = fe, msg+" "+strings.Join(general, "; ")
+		return http.StatusUnprocessableEntity, true
+	}
+	if errors.Is(err, storage.ErrConflict) {
+		*errs, page.Error = fieldErrors{"username": {"This username is taken."}}, msg
+		return http.StatusConflict, true
+	}
+	return 0, false
 }
 
 func userURL(id string) string { return pathUser + "?id=" + url.QueryEscape(id) }
@@ -223,17 +230,8 @@ func (c *Console) userUpdate(x *exchange) {
 	updated, err := x.adm.UpdateUser(x.r.Context(), u.ID, patch)
 	if err != nil {
 		p := &userPage{Form: form}
-		status := http.StatusUnprocessableEntity
-		fe, general, ok := validationErrors(err, userFields, map[string][]string{"roles": roles})
-		switch {
-		case ok:
-			p.Errors = fe
-			p.Error = "The user was not saved: correct the fields marked below. " + strings.Join(general, "; ")
-		case errors.Is(err, storage.ErrConflict):
-			status = http.StatusConflict
-			p.Errors = fieldErrors{"username": {"This username is taken."}}
-			p.Error = "The user was not saved: correct the fields marked below."
-		default:
+		status, ok := userFormError(err, roles, "saved", &p.Page, &p.Errors)
+		if !ok {
 			x.fail(err)
 			return
 		}
