@@ -90,9 +90,12 @@ func (a *Admin) timestamp() time.Time {
 
 // audit appends one event in tx.
 func (a *Admin) audit(ctx context.Context, tx storage.Store, at time.Time, typ, clientID string, details map[string]string) error {
-	ev := storage.AuditEvent{Time: at, Type: typ, Actor: a.actor, ClientID: clientID, Details: details}
+	return appendAudit(ctx, tx, storage.AuditEvent{Time: at, Type: typ, Actor: a.actor, ClientID: clientID, Details: details})
+}
+
+func appendAudit(ctx context.Context, tx storage.Store, ev storage.AuditEvent) error {
 	if err := tx.AppendAudit(ctx, ev); err != nil {
-		return fmt.Errorf("write audit event %s: %w", typ, err)
+		return fmt.Errorf("write audit event %s: %w", ev.Type, err)
 	}
 	return nil
 }

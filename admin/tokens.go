@@ -168,10 +168,3 @@ func (a *Admin) revokeTokens(ctx context.Context, f storage.TokenFilter, by, key
 	}
 	return n, nil
 }
-
-func appendAudit(ctx context.Context, tx storage.Store, ev storage.AuditEvent) error {
-	if err := tx.AppendAudit(ctx, ev); err != nil {
-		return fmt.Errorf("write audit event %s: %w", ev.Type, err)
-	}
-	return nil
-}

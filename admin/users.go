@@ -276,11 +276,7 @@ func redactUser(u storage.User) storage.User {
 
 // auditUser appends one event about u in tx.
 func (a *Admin) auditUser(ctx context.Context, tx storage.Store, at time.Time, typ string, u storage.User, details map[string]string) error {
-	ev := storage.AuditEvent{Time: at, Type: typ, Actor: a.actor, Subject: u.ID, Details: details}
-	if err := tx.AppendAudit(ctx, ev); err != nil {
-		return fmt.Errorf("write audit event %s: %w", typ, err)
-	}
-	return nil
+	return appendAudit(ctx, tx, storage.AuditEvent{Time: at, Type: typ, Actor: a.actor, Subject: u.ID, Details: details})
 }
 
 // findUser returns the user whose ID, or else whose (normalized) username, is ref.

@@ -124,11 +124,7 @@ func (x *exchange) fillChoices(ctx context.Context, p *clientPage) error {
 func (c *Console) clientNewPage(x *exchange) {
 	p := &clientPage{Page: Page{Title: "New client", Nav: "clients"}, New: true,
 		Form: clientForm{GrantTypes: []string{oauth.GrantClientCredentials}, TokenFormat: storage.TokenFormatJWT}}
-	if err := x.fillChoices(x.r.Context(), p); err != nil {
-		x.fail(err)
-		return
-	}
-	x.render(http.StatusOK, "client_new", p)
+	x.renderClientForm(http.StatusOK, "client_new", p)
 }
 
 // readClientForm reads the posted client form.
@@ -161,12 +157,17 @@ func (x *exchange) invalidClient(err error, name string, p *clientPage) bool {
 	if len(general) > 0 {
 		p.Error = "The client was not saved: " + strings.Join(general, "; ")
 	}
+	x.renderClientForm(http.StatusUnprocessableEntity, name, p)
+	return true
+}
+
+// renderClientForm renders a client form page with its grant and scope choices.
+func (x *exchange) renderClientForm(status int, name string, p *clientPage) {
 	if err := x.fillChoices(x.r.Context(), p); err != nil {
 		x.fail(err)
-		return true
+		return
 	}
-	x.render(http.StatusUnprocessableEntity, name, p)
-	return true
+	x.render(status, name, p)
 }
 
 func (c *Console) clientCreate(x *exchange) {
@@ -185,11 +186,7 @@ func (c *Console) clientCreate(x *exchange) {
 		if errors.Is(err, storage.ErrConflict) {
 			p.Errors = fieldErrors{"id": {"A client with this ID exists already; choose another (or leave it empty to generate one)."}}
 			p.Error = "The client was not saved: correct the fields marked below."
-			if err := x.fillChoices(ctx, p); err != nil {
-				x.fail(err)
-				return
-			}
-			x.render(http.StatusConflict, "client_new", p)
+			x.renderClientForm(http.StatusConflict, "client_new", p)
 			return
 		}
 		x.fail(err)
@@ -223,11 +220,7 @@ func (c *Console) clientPage(x *exchange) {
 		return
 	}
 	p := &clientPage{Page: Page{Title: "Client " + cl.ID, Nav: "clients"}, Client: cl, Form: formOf(cl)}
-	if err := x.fillChoices(ctx, p); err != nil {
-		x.fail(err)
-		return
-	}
-	x.render(http.StatusOK, "client", p)
+	x.renderClientForm(http.StatusOK, "client", p)
 }
 
 func (c *Console) clientUpdate(x *exchange) {
@@ -262,11 +255,7 @@ func (c *Console) clientUpdate(x *exchange) {
 			p.Form = formOf(stored)
 			p.Error = "The client was changed by someone else while you edited it, so your changes were not saved. " +
 				"The form now shows the current values; make your changes again."
-			if err := x.fillChoices(ctx, p); err != nil {
-				x.fail(err)
-				return
-			}
-			x.render(http.StatusConflict, "client", p)
+			x.renderClientForm(http.StatusConflict, "client", p)
 			return
 		}
 		x.fail(err)
